@@ -1,0 +1,54 @@
+// One place that builds the AWS SDK clients. With an endpoint (embedded dynalite, DynamoDB Local,
+// LocalStack) it talks to that; without one the SDK's default region and credential chain apply.
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { NodeHttpHandler } from '@smithy/node-http-handler';
+import { Agent } from 'node:http';
+import { Agent as HttpsAgent } from 'node:https';
+
+export interface DynamoConnection {
+  /** e.g. http://127.0.0.1:4567; undefined means AWS itself (region + default credential chain). */
+  readonly endpoint?: string | undefined;
+  readonly region: string;
+  /** Sockets kept open to the endpoint; at least the write concurrency. */
+  readonly maxSockets?: number;
+  /** Per-request timeout in ms (connection + response). */
+  readonly requestTimeoutMs?: number;
+}
+
+export interface DynamoClients {
+  readonly client: DynamoDBClient;
+  readonly doc: DynamoDBDocumentClient;
+  destroy(): void;
+}
+
+/** Credentials used against a local endpoint when none are configured: local servers accept any. */
+const LOCAL_CREDENTIALS = { accessKeyId: 'local', secretAccessKey: 'local' } as const;
+
+export function createDynamoClients(conn: DynamoConnection, env: NodeJS.ProcessEnv = {}): DynamoClients {
+  const maxSockets = conn.maxSockets ?? 64;
+  const requestHandler = new NodeHttpHandler({
+    httpAgent: new Agent({ keepAlive: true, maxSockets }),
+    httpsAgent: new HttpsAgent({ keepAlive: true, maxSockets }),
+    connectionTimeout: Math.min(conn.requestTimeoutMs ?? 5000, 5000),
+    requestTimeout: conn.requestTimeoutMs ?? 10_000,
+  });
+  const hasEnvCredentials = Boolean(env.AWS_ACCESS_KEY_ID) || Boolean(env.AWS_PROFILE);
+  const client = new DynamoDBClient({
+    region: conn.region,
+    ...(conn.endpoint ? { endpoint: conn.endpoint } : {}),
+    ...(conn.endpoint && !hasEnvCredentials ? { credentials: LOCAL_CREDENTIALS } : {}),
+    requestHandler,
+    // Retries are the writer's job (it resends only what failed, with its own backoff and metrics).
+    maxAttempts: 1,
+  });
+  const doc = DynamoDBDocumentClient.from(client, {
+    marshallOptions: { removeUndefinedValues: true, convertClassInstanceToMap: false },
+    unmarshallOptions: { wrapNumbers: false },
+  });
+  return {
+    client,
+    doc,
+    destroy: () => client.destroy(),
+  };
+}
