@@ -53,6 +53,8 @@ export interface Metrics {
   readonly deadLetterWriteFailuresTotal: Counter;
   readonly ready: Gauge;
   readonly buildInfo: Gauge<'version' | 'ack_mode'>;
+  /** Registers a function run at every scrape, before point-in-time gauges are read. */
+  addSampler(sample: () => void): void;
 }
 
 export interface MetricsOptions {
@@ -66,6 +68,7 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
     collectDefaultMetrics({ register: registry, eventLoopMonitoringPrecision: 10 });
   }
   const registers = [registry];
+  const samplers: (() => void)[] = [];
 
   return {
     registry,
@@ -159,14 +162,18 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
       labelNames: ['table'],
       registers,
     }),
+    // Registered before the other point-in-time gauges: its collect() runs the samplers first.
     queueReadings: new Gauge({
       name: 'iot_ingest_queue_readings',
-      help: 'Readings waiting in the batcher queue, not yet in a request.',
+      help: 'Readings accepted and not yet stored (waiting in the queue or in a request); bounded by maxQueuedReadings.',
       registers,
+      collect() {
+        for (const sample of samplers) sample();
+      },
     }),
     queueBytes: new Gauge({
       name: 'iot_ingest_queue_bytes',
-      help: 'Approximate item bytes waiting in the batcher queue.',
+      help: 'Approximate item bytes accepted and not yet stored; bounded by maxQueuedBytes.',
       registers,
     }),
     queueCapacityReadings: new Gauge({
@@ -239,5 +246,6 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
       labelNames: ['version', 'ack_mode'],
       registers,
     }),
+    addSampler: (sample) => samplers.push(sample),
   };
 }

@@ -1,0 +1,91 @@
+// The embedded MQTT broker: aedes behind a TCP listener, with the publish hook plugged in and the
+// connection metrics wired to its events.
+import { createServer } from 'node:net';
+import type { AddressInfo, Server, Socket } from 'node:net';
+import { Aedes } from 'aedes';
+import type { Client } from 'aedes';
+import type { Logger } from 'pino';
+import type { DisconnectReason, Metrics } from '../metrics/registry.ts';
+import type { AuthorizePublish } from './publish-hook.ts';
+
+export interface BrokerOptions {
+  readonly host: string;
+  readonly port: number;
+  readonly metrics: Metrics;
+  readonly log: Logger;
+  /** Built with `markDisconnectReason` from this module's return value. */
+  readonly authorizePublish: (mark: (client: Client, reason: DisconnectReason) => void) => AuthorizePublish;
+}
+
+export interface RunningBroker {
+  readonly port: number;
+  readonly aedes: Aedes;
+  /** Stops accepting connections (existing ones keep being served). */
+  stopAccepting(): Promise<void>;
+  /** Closes every client connection and the broker. */
+  close(reason: DisconnectReason): Promise<void>;
+}
+
+export async function startBroker(options: BrokerOptions): Promise<RunningBroker> {
+  const { metrics, log } = options;
+  const reasons = new WeakMap<Client, DisconnectReason>();
+  const mark = (client: Client, reason: DisconnectReason): void => {
+    if (!reasons.has(client)) reasons.set(client, reason);
+  };
+  const aedes = await Aedes.createBroker({
+    authorizePublish: options.authorizePublish(mark),
+    // Devices get nothing from subscribing, and nothing of one device may leak to another.
+    authorizeSubscribe: (_client, _sub, callback) => callback(new Error('subscriptions are not offered by this service')),
+  });
+  aedes.on('client', () => {
+    metrics.connectsTotal.inc();
+    metrics.connectedClients.inc();
+  });
+  aedes.on('clientDisconnect', (client) => {
+    metrics.connectedClients.dec();
+    metrics.disconnectsTotal.inc({ reason: reasons.get(client) ?? 'client' });
+  });
+  aedes.on('keepaliveTimeout', (client) => mark(client, 'keepalive'));
+  aedes.on('clientError', (client, err) => {
+    mark(client, 'error');
+    log.debug({ clientId: client.id, err }, 'client error');
+  });
+  aedes.on('connectionError', (_client, err) => log.debug({ err }, 'connection error before CONNECT'));
+
+  const sockets = new Set<Socket>();
+  const server: Server = createServer((socket) => {
+    sockets.add(socket);
+    socket.once('close', () => sockets.delete(socket));
+    socket.setNoDelay(true);
+    aedes.handle(socket);
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port, options.host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const port = (server.address() as AddressInfo).port;
+
+  let accepting = true;
+  const stopAccepting = (): Promise<void> => {
+    if (!accepting) return Promise.resolve();
+    accepting = false;
+    return new Promise<void>((resolve) => server.close(() => resolve()));
+  };
+  return {
+    port,
+    aedes,
+    stopAccepting: async () => {
+      // server.close() resolves only once every socket is gone; do not wait for that here.
+      void stopAccepting();
+    },
+    close: async (reason) => {
+      for (const client of Object.values((aedes as unknown as { clients: Record<string, Client> }).clients)) mark(client, reason);
+      await new Promise<void>((resolve) => aedes.close(() => resolve()));
+      for (const s of sockets) s.destroy();
+      await stopAccepting();
+    },
+  };
+}

@@ -1,0 +1,52 @@
+// The DynamoDB connection settings shared by the tool subcommands (query, table, dlq): the same
+// flags and env vars as `serve`. With no endpoint they talk to the embedded server of a running
+// `iot-ingest serve` on this machine (127.0.0.1:<embedded port>); --no-embedded means AWS itself.
+import { z } from 'zod';
+import { loadConfig } from '../config/load.ts';
+import { SERVE_SETTINGS } from '../config/schema.ts';
+import type { SettingSpec } from '../config/schema.ts';
+
+const CONNECTION_KEYS = ['dynamodbEndpoint', 'embedded', 'embeddedPort', 'region', 'tableName', 'dlqTableName'];
+export const CONNECTION_SETTINGS: readonly SettingSpec[] = SERVE_SETTINGS.filter((s) => CONNECTION_KEYS.includes(s.key));
+
+export function connectionSchema<T extends z.ZodRawShape>(extra: T) {
+  return z.object({
+    dynamodbEndpoint: z.url({ protocol: /^https?$/ }).optional(),
+    embedded: z.union([z.boolean(), z.enum(['true', 'false'])]).transform((v) => v === true || v === 'true').default(true),
+    embeddedPort: z.coerce.number().int().min(1).max(65535).default(4567),
+    region: z.string().min(1).default('us-east-1'),
+    tableName: z.string().min(3).default('telemetry'),
+    dlqTableName: z.string().min(3).default('telemetry_dlq'),
+    ...extra,
+  });
+}
+
+export interface Connection {
+  readonly endpoint: string | undefined;
+  readonly region: string;
+  readonly tableName: string;
+  readonly dlqTableName: string;
+}
+
+export function parseCommand<T extends z.ZodRawShape>(
+  argv: readonly string[],
+  env: NodeJS.ProcessEnv,
+  extraSettings: readonly SettingSpec[],
+  extra: T,
+): { help: boolean; positionals: string[]; conn: Connection; options: z.infer<z.ZodObject<T>> } {
+  const schema = connectionSchema(extra);
+  const loaded = loadConfig(schema, [...CONNECTION_SETTINGS, ...extraSettings], argv, env);
+  if (loaded.help) return { help: true, positionals: loaded.positionals, conn: undefined as unknown as Connection, options: undefined as never };
+  const c = loaded.config as Record<string, unknown> & { dynamodbEndpoint?: string; embedded: boolean; embeddedPort: number; region: string; tableName: string; dlqTableName: string };
+  const endpoint = c.dynamodbEndpoint ?? (c.embedded ? `http://127.0.0.1:${c.embeddedPort}` : undefined);
+  return {
+    help: false,
+    positionals: loaded.positionals,
+    conn: { endpoint, region: c.region, tableName: c.tableName, dlqTableName: c.dlqTableName },
+    options: c as unknown as z.infer<z.ZodObject<T>>,
+  };
+}
+
+export function connectionHelp(): string {
+  return CONNECTION_SETTINGS.map((s) => `  ${(s.kind === 'boolean' ? `--[no-]${s.flag}` : `--${s.flag} <value>`).padEnd(30)} ${s.env.padEnd(24)} ${s.help}`).join('\n');
+}

@@ -1,0 +1,104 @@
+// The single source of truth for the service's configuration: names, types, defaults, limits and
+// help text. Environment variables and flags are both parsed through it (defaults < env < flags).
+import { z } from 'zod';
+
+export const ACK_MODES = ['durable', 'received'] as const;
+export type AckMode = (typeof ACK_MODES)[number];
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+const port = z.coerce.number().int().min(0).max(65535);
+const positiveInt = z.coerce.number().int().positive();
+const bool = z.union([z.boolean(), z.enum(['true', 'false', '1', '0', 'yes', 'no'])]).transform(
+  (v) => v === true || v === 'true' || v === '1' || v === 'yes',
+);
+
+export interface SettingSpec {
+  readonly key: string;
+  readonly flag: string;
+  readonly env: string;
+  readonly kind: 'string' | 'boolean';
+  readonly help: string;
+  readonly secret?: boolean;
+}
+
+/** Every setting: its config key, CLI flag, env var and help line (schema below gives types/defaults). */
+export const SERVE_SETTINGS: readonly SettingSpec[] = [
+  { key: 'mqttHost', flag: 'mqtt-host', env: 'MQTT_HOST', kind: 'string', help: 'Address the MQTT listener binds.' },
+  { key: 'mqttPort', flag: 'mqtt-port', env: 'MQTT_PORT', kind: 'string', help: 'MQTT TCP port (0 = pick a free one).' },
+  { key: 'httpHost', flag: 'http-host', env: 'HTTP_HOST', kind: 'string', help: 'Address the HTTP listener binds.' },
+  { key: 'httpPort', flag: 'http-port', env: 'HTTP_PORT', kind: 'string', help: 'HTTP port for /metrics, /healthz, /readyz and the read API (0 = pick).' },
+  { key: 'dynamodbEndpoint', flag: 'dynamodb-endpoint', env: 'DYNAMODB_ENDPOINT', kind: 'string', help: 'DynamoDB-API endpoint (DynamoDB Local, LocalStack). Unset: embedded server, or AWS with --no-embedded.' },
+  { key: 'embedded', flag: 'embedded', env: 'EMBEDDED_DYNAMODB', kind: 'boolean', help: 'Start the embedded DynamoDB-API server (dynalite) when no endpoint is set. --no-embedded uses AWS.' },
+  { key: 'embeddedPort', flag: 'embedded-port', env: 'EMBEDDED_DYNAMODB_PORT', kind: 'string', help: 'Port of the embedded DynamoDB-API server (0 = pick).' },
+  { key: 'dataDir', flag: 'data-dir', env: 'DATA_DIR', kind: 'string', help: 'Where the embedded server keeps its data.' },
+  { key: 'region', flag: 'region', env: 'AWS_REGION', kind: 'string', help: 'AWS region.' },
+  { key: 'tableName', flag: 'table', env: 'TABLE_NAME', kind: 'string', help: 'Telemetry table (deviceId HASH, ts RANGE).' },
+  { key: 'dlqTableName', flag: 'dlq-table', env: 'DLQ_TABLE_NAME', kind: 'string', help: 'Dead-letter table.' },
+  { key: 'createTable', flag: 'create-table', env: 'CREATE_TABLE', kind: 'boolean', help: 'Create the tables at start-up when missing (--no-create-table to only check).' },
+  { key: 'retentionDays', flag: 'retention-days', env: 'RETENTION_DAYS', kind: 'string', help: 'Keep readings this many days (writes expiresAt, enables TTL). Unset: keep forever.' },
+  { key: 'ackMode', flag: 'ack-mode', env: 'ACK_MODE', kind: 'string', help: 'durable: PUBACK after the reading is stored; received: PUBACK on receipt.' },
+  { key: 'batchSize', flag: 'batch-size', env: 'BATCH_SIZE', kind: 'string', help: 'Readings per BatchWriteItem (1-25).' },
+  { key: 'lingerMs', flag: 'linger-ms', env: 'LINGER_MS', kind: 'string', help: 'Longest a reading waits for its batch to fill.' },
+  { key: 'writeConcurrency', flag: 'write-concurrency', env: 'WRITE_CONCURRENCY', kind: 'string', help: 'BatchWriteItem requests in flight at most.' },
+  { key: 'maxQueuedReadings', flag: 'max-queued-readings', env: 'MAX_QUEUED_READINGS', kind: 'string', help: 'Queue bound in readings; beyond it devices are held (backpressure).' },
+  { key: 'maxQueuedBytes', flag: 'max-queued-bytes', env: 'MAX_QUEUED_BYTES', kind: 'string', help: 'Queue bound in bytes; beyond it devices are held (backpressure).' },
+  { key: 'maxHoldMs', flag: 'max-hold-ms', env: 'MAX_HOLD_MS', kind: 'string', help: 'Longest a message waits for queue space before its connection is closed unacknowledged.' },
+  { key: 'writeTimeoutMs', flag: 'write-timeout-ms', env: 'WRITE_TIMEOUT_MS', kind: 'string', help: 'Retry budget of one batch (throttling, outages) before it fails and devices resend.' },
+  { key: 'requestTimeoutMs', flag: 'request-timeout-ms', env: 'REQUEST_TIMEOUT_MS', kind: 'string', help: 'Timeout of one DynamoDB request.' },
+  { key: 'maxPayloadBytes', flag: 'max-payload-bytes', env: 'MAX_PAYLOAD_BYTES', kind: 'string', help: 'Largest accepted payload.' },
+  { key: 'maxReadingsPerMessage', flag: 'max-readings-per-message', env: 'MAX_READINGS_PER_MESSAGE', kind: 'string', help: 'Most readings in one array payload.' },
+  { key: 'maxAttributesPerReading', flag: 'max-attributes', env: 'MAX_ATTRIBUTES', kind: 'string', help: 'Most attributes in one reading.' },
+  { key: 'maxDepth', flag: 'max-depth', env: 'MAX_DEPTH', kind: 'string', help: 'Deepest nesting of objects/arrays in a value.' },
+  { key: 'maxFutureSkewMs', flag: 'max-future-skew-ms', env: 'MAX_FUTURE_SKEW_MS', kind: 'string', help: 'Readings further ahead of the server clock are invalid.' },
+  { key: 'maxItemBytes', flag: 'max-item-bytes', env: 'MAX_ITEM_BYTES', kind: 'string', help: 'Largest item (DynamoDB allows 400 KB).' },
+  { key: 'shutdownTimeoutMs', flag: 'shutdown-timeout-ms', env: 'SHUTDOWN_TIMEOUT_MS', kind: 'string', help: 'Deadline for flushing on SIGTERM.' },
+  { key: 'logLevel', flag: 'log-level', env: 'LOG_LEVEL', kind: 'string', help: 'fatal, error, warn, info, debug, trace or silent.' },
+];
+
+export const serveConfigSchema = z
+  .object({
+    mqttHost: z.string().min(1).default('0.0.0.0'),
+    mqttPort: port.default(1883),
+    httpHost: z.string().min(1).default('0.0.0.0'),
+    httpPort: port.default(9464),
+    dynamodbEndpoint: z.url({ protocol: /^https?$/ }).optional(),
+    embedded: bool.default(true),
+    embeddedPort: port.default(4567),
+    dataDir: z.string().min(1).default('./data'),
+    region: z.string().min(1).default('us-east-1'),
+    tableName: z.string().regex(/^[A-Za-z0-9_.-]{3,255}$/, 'must be 3-255 chars of [A-Za-z0-9_.-]').default('telemetry'),
+    dlqTableName: z.string().regex(/^[A-Za-z0-9_.-]{3,255}$/, 'must be 3-255 chars of [A-Za-z0-9_.-]').default('telemetry_dlq'),
+    createTable: bool.default(true),
+    retentionDays: positiveInt.max(36500).optional(),
+    ackMode: z.enum(ACK_MODES).default('durable'),
+    batchSize: positiveInt.max(25, 'must be <= 25 (DynamoDB BatchWriteItem limit)').default(25),
+    lingerMs: z.coerce.number().int().min(0).max(10_000).default(20),
+    writeConcurrency: positiveInt.max(256).default(16),
+    maxQueuedReadings: positiveInt.default(20_000),
+    maxQueuedBytes: positiveInt.default(64 * 1024 * 1024),
+    maxHoldMs: positiveInt.default(30_000),
+    writeTimeoutMs: positiveInt.default(30_000),
+    requestTimeoutMs: positiveInt.default(5_000),
+    maxPayloadBytes: positiveInt.max(256 * 1024 * 1024).default(128 * 1024),
+    maxReadingsPerMessage: positiveInt.default(500),
+    maxAttributesPerReading: positiveInt.max(10_000).default(100),
+    maxDepth: positiveInt.max(32).default(8),
+    maxFutureSkewMs: z.coerce.number().int().min(0).default(5 * 60_000),
+    maxItemBytes: positiveInt.max(400 * 1024, 'must be <= 409600 (DynamoDB item limit)').default(400_000),
+    shutdownTimeoutMs: positiveInt.default(30_000),
+    logLevel: z.enum(LOG_LEVELS).default('info'),
+  })
+  .superRefine((c, ctx) => {
+    if (c.maxReadingsPerMessage > c.maxQueuedReadings) {
+      ctx.addIssue({ code: 'custom', path: ['maxReadingsPerMessage'], message: `must be <= maxQueuedReadings (${c.maxQueuedReadings})` });
+    }
+    if (c.maxPayloadBytes * 2 > c.maxQueuedBytes) {
+      ctx.addIssue({ code: 'custom', path: ['maxQueuedBytes'], message: `must be at least twice maxPayloadBytes (${c.maxPayloadBytes})` });
+    }
+    if (c.tableName === c.dlqTableName) {
+      ctx.addIssue({ code: 'custom', path: ['dlqTableName'], message: 'must differ from the telemetry table' });
+    }
+  });
+
+export type ServeConfig = z.infer<typeof serveConfigSchema>;

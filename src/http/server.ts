@@ -1,0 +1,95 @@
+// One HTTP port: /metrics (Prometheus), /healthz (the process is up), /readyz (the table is
+// reachable and the service is not shutting down) and GET /devices/{id}/readings (DynamoDB Query).
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import type { Logger } from 'pino';
+import type { Registry } from 'prom-client';
+import { parseTelemetryTopic, telemetryTopic } from '../broker/topic.ts';
+import { parseTime, queryReadings } from '../storage/readings-query.ts';
+
+export interface HttpOptions {
+  readonly host: string;
+  readonly port: number;
+  readonly registry: Registry;
+  readonly isReady: () => boolean;
+  readonly doc: DynamoDBDocumentClient;
+  readonly tableName: string;
+  readonly log: Logger;
+}
+
+export interface RunningHttp {
+  readonly port: number;
+  close(): Promise<void>;
+}
+
+const READINGS_PATH = /^\/devices\/([^/]+)\/readings$/;
+const MAX_LIMIT = 1000;
+
+export async function startHttp(options: HttpOptions): Promise<RunningHttp> {
+  const server: Server = createServer((req, res) => {
+    handle(options, req, res).catch((err: unknown) => {
+      options.log.error({ err, url: req.url }, 'HTTP request failed');
+      if (!res.headersSent) send(res, 502, { error: 'STORE_UNAVAILABLE', message: (err as Error).message });
+      else res.destroy();
+    });
+  });
+  server.keepAliveTimeout = 5_000;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port, options.host, () => resolve());
+  });
+  return {
+    port: (server.address() as AddressInfo).port,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
+}
+
+async function handle(o: HttpOptions, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const url = new URL(req.url ?? '/', 'http://localhost');
+  if (req.method !== 'GET' && req.method !== 'HEAD') return send(res, 405, { error: 'METHOD_NOT_ALLOWED' });
+  if (url.pathname === '/metrics') {
+    const body = await o.registry.metrics();
+    res.writeHead(200, { 'content-type': o.registry.contentType });
+    res.end(body);
+    return;
+  }
+  if (url.pathname === '/healthz') return send(res, 200, { status: 'ok' });
+  if (url.pathname === '/readyz') {
+    const ready = o.isReady();
+    return send(res, ready ? 200 : 503, { status: ready ? 'ready' : 'not ready' });
+  }
+  const match = READINGS_PATH.exec(url.pathname);
+  if (match) return readings(o, decodeURIComponent(match[1] as string), url.searchParams, res);
+  return send(res, 404, { error: 'NOT_FOUND', paths: ['/metrics', '/healthz', '/readyz', '/devices/{deviceId}/readings'] });
+}
+
+async function readings(o: HttpOptions, deviceId: string, params: URLSearchParams, res: ServerResponse): Promise<void> {
+  const problems: string[] = [];
+  if (parseTelemetryTopic(telemetryTopic(deviceId)) !== deviceId) problems.push('deviceId: 1-128 chars of [A-Za-z0-9_.:-]');
+  const now = Date.now();
+  const from = params.has('from') ? parseTime(params.get('from') as string) : now - 86_400_000;
+  const to = params.has('to') ? parseTime(params.get('to') as string) : now + 86_400_000;
+  if (from === undefined) problems.push('from: epoch milliseconds or ISO-8601');
+  if (to === undefined) problems.push('to: epoch milliseconds or ISO-8601');
+  const limit = params.has('limit') ? Number(params.get('limit')) : 100;
+  if (!Number.isInteger(limit) || limit < 1 || limit > MAX_LIMIT) problems.push(`limit: integer 1-${MAX_LIMIT}`);
+  const order = params.get('order') ?? 'asc';
+  if (order !== 'asc' && order !== 'desc') problems.push('order: asc or desc');
+  const cursor = params.get('cursor') ?? undefined;
+  if (cursor !== undefined && !/^\d{1,16}$/.test(cursor)) problems.push('cursor: the "next" value of a previous page');
+  if (problems.length > 0 || from === undefined || to === undefined) return send(res, 400, { error: 'BAD_REQUEST', problems });
+  const page = await queryReadings(o.doc, o.tableName, { deviceId, fromMs: from, toMs: to, limit, newestFirst: order === 'desc', cursor });
+  send(res, 200, { deviceId, from, to, count: page.items.length, items: page.items, ...(page.next ? { next: page.next } : {}) });
+}
+
+function send(res: ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
+  res.end(text);
+}

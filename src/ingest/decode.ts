@@ -1,0 +1,179 @@
+// Turns one PUBLISH payload into readings, or into the reason it is invalid. Pure and synchronous:
+// the hot path counts the rejection instead of throwing.
+import type { AttributeValue, InvalidReason, Reading } from './reading.ts';
+
+export interface DecodeLimits {
+  readonly maxPayloadBytes: number;
+  readonly maxReadingsPerMessage: number;
+  readonly maxAttributesPerReading: number;
+  readonly maxDepth: number;
+  readonly maxFutureSkewMs: number;
+  readonly maxItemBytes: number;
+}
+
+export type DecodeResult =
+  | { readonly ok: true; readonly readings: Reading[] }
+  | { readonly ok: false; readonly reason: InvalidReason; readonly message: string };
+
+export const RESERVED_ATTRIBUTES: ReadonlySet<string> = new Set(['deviceId', 'ts', 'receivedAt', 'expiresAt']);
+const ATTRIBUTE_NAME = /^[A-Za-z0-9_]{1,64}$/;
+const ISO_8601 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}:?\d{2})$/;
+/** Timestamps before 2000-01-01 are taken for a unit mistake (epoch seconds) rather than stored. */
+const MIN_TS_MS = 946_684_800_000;
+const MAX_TS_MS = 8_640_000_000_000_000;
+/** DynamoDB numbers: magnitude between 1e-130 and 1e126. */
+const MAX_NUMBER = 9.999999999999999e125;
+const MIN_NUMBER = 1e-130;
+/** Bytes of the server's own attributes (deviceId excluded) in an item: ts, receivedAt, expiresAt. */
+const SERVER_ATTRIBUTES_BYTES = 60;
+
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+class Invalid {
+  constructor(
+    readonly reason: InvalidReason,
+    readonly message: string,
+  ) {}
+}
+
+export function decodeTelemetry(
+  payload: Uint8Array,
+  deviceId: string,
+  receivedAt: number,
+  limits: DecodeLimits,
+): DecodeResult {
+  if (payload.byteLength > limits.maxPayloadBytes) {
+    return invalid('payload_too_large', `payload is ${payload.byteLength} bytes, limit ${limits.maxPayloadBytes}`);
+  }
+  let doc: unknown;
+  try {
+    doc = JSON.parse(utf8.decode(payload));
+  } catch (err) {
+    return invalid('malformed_json', `payload is not UTF-8 JSON: ${(err as Error).message}`);
+  }
+  const entries: unknown[] = Array.isArray(doc) ? doc : [doc];
+  if (entries.length === 0) return invalid('invalid_shape', 'empty array: no readings');
+  if (entries.length > limits.maxReadingsPerMessage) {
+    return invalid('too_many_readings', `${entries.length} readings in one message, limit ${limits.maxReadingsPerMessage}`);
+  }
+  const readings: Reading[] = [];
+  try {
+    for (let i = 0; i < entries.length; i++) {
+      readings.push(decodeReading(entries[i], i, deviceId, receivedAt, limits));
+    }
+  } catch (err) {
+    if (err instanceof Invalid) {
+      const where = entries.length > 1 ? ` (reading ${readings.length})` : '';
+      return invalid(err.reason, err.message + where);
+    }
+    throw err;
+  }
+  return { ok: true, readings };
+}
+
+function invalid(reason: InvalidReason, message: string): DecodeResult {
+  return { ok: false, reason, message };
+}
+
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function decodeReading(
+  entry: unknown,
+  _index: number,
+  deviceId: string,
+  receivedAt: number,
+  limits: DecodeLimits,
+): Reading {
+  if (!isPlainObject(entry)) {
+    throw new Invalid('invalid_shape', 'a reading must be a JSON object');
+  }
+  let source: Record<string, unknown> = entry;
+  if ('values' in entry) {
+    const extra = Object.keys(entry).filter((k) => k !== 'ts' && k !== 'values');
+    if (!isPlainObject(entry.values) || extra.length > 0) {
+      throw new Invalid('invalid_shape', '{"ts", "values"} form: "values" must be an object and nothing else may stand beside it');
+    }
+    source = entry.values;
+  }
+  const ts = decodeTs(entry.ts, receivedAt, limits.maxFutureSkewMs);
+  const attributes: Record<string, AttributeValue> = {};
+  let count = 0;
+  let sizeBytes = SERVER_ATTRIBUTES_BYTES + Buffer.byteLength(deviceId) + 8;
+  for (const name of Object.keys(source)) {
+    if (source === entry && name === 'ts') continue;
+    if (RESERVED_ATTRIBUTES.has(name)) {
+      throw new Invalid('reserved_attribute', `attribute "${name}" is reserved for the server`);
+    }
+    if (!ATTRIBUTE_NAME.test(name)) {
+      throw new Invalid('invalid_attribute_name', `attribute name ${JSON.stringify(name.slice(0, 80))} must be 1-64 chars of [A-Za-z0-9_]`);
+    }
+    if (++count > limits.maxAttributesPerReading) {
+      throw new Invalid('too_many_attributes', `more than ${limits.maxAttributesPerReading} attributes in one reading`);
+    }
+    const value = source[name];
+    sizeBytes += name.length + valueSize(value, name, 0, limits.maxDepth);
+    attributes[name] = value as AttributeValue;
+  }
+  if (count === 0) throw new Invalid('empty_reading', 'a reading needs at least one attribute');
+  if (sizeBytes > limits.maxItemBytes) {
+    throw new Invalid('item_too_large', `item would be about ${sizeBytes} bytes, limit ${limits.maxItemBytes}`);
+  }
+  return { deviceId, ts, receivedAt, attributes, sizeBytes };
+}
+
+function decodeTs(raw: unknown, receivedAt: number, maxFutureSkewMs: number): number {
+  let ts: number;
+  if (raw === undefined) return receivedAt;
+  if (typeof raw === 'number') {
+    if (!Number.isInteger(raw)) throw new Invalid('invalid_ts', `ts must be integer epoch milliseconds, got ${raw}`);
+    ts = raw;
+  } else if (typeof raw === 'string') {
+    if (!ISO_8601.test(raw)) throw new Invalid('invalid_ts', `ts string must be ISO-8601 with a zone (e.g. 2024-11-24T20:26:40.123Z), got ${JSON.stringify(raw.slice(0, 40))}`);
+    ts = Date.parse(raw);
+    if (Number.isNaN(ts)) throw new Invalid('invalid_ts', `ts ${JSON.stringify(raw)} is not a valid date`);
+  } else {
+    throw new Invalid('invalid_ts', `ts must be epoch milliseconds or an ISO-8601 string, got ${raw === null ? 'null' : typeof raw}`);
+  }
+  if (ts < MIN_TS_MS || ts > MAX_TS_MS) {
+    throw new Invalid('invalid_ts', `ts ${ts} is out of range (epoch milliseconds after 2000-01-01; epoch seconds?)`);
+  }
+  if (ts > receivedAt + maxFutureSkewMs) {
+    throw new Invalid('future_ts', `ts is ${ts - receivedAt} ms in the future, limit ${maxFutureSkewMs} ms`);
+  }
+  return ts;
+}
+
+/** Validates one attribute value and returns its approximate DynamoDB size in bytes. */
+function valueSize(value: unknown, path: string, depth: number, maxDepth: number): number {
+  switch (typeof value) {
+    case 'string':
+      return Buffer.byteLength(value);
+    case 'boolean':
+      return 1;
+    case 'number': {
+      const abs = Math.abs(value);
+      if (abs !== 0 && (abs > MAX_NUMBER || abs < MIN_NUMBER)) {
+        throw new Invalid('invalid_value', `${path}: number ${value} is outside DynamoDB's range (1e-130 .. 1e126)`);
+      }
+      return 21;
+    }
+    case 'object': {
+      if (value === null) return 1;
+      if (depth + 1 > maxDepth) throw new Invalid('too_deep', `${path}: nested deeper than ${maxDepth} levels`);
+      let size = 3;
+      if (Array.isArray(value)) {
+        for (let i = 0; i < value.length; i++) size += 1 + valueSize(value[i], `${path}[${i}]`, depth + 1, maxDepth);
+        return size;
+      }
+      for (const [k, v] of Object.entries(value as Record<string, unknown>)) {
+        if (k.length === 0) throw new Invalid('invalid_attribute_name', `${path}: nested attribute names must not be empty`);
+        size += 1 + Buffer.byteLength(k) + valueSize(v, `${path}.${k}`, depth + 1, maxDepth);
+      }
+      return size;
+    }
+    default:
+      throw new Invalid('invalid_value', `${path}: ${typeof value} is not a storable value`);
+  }
+}

@@ -1,0 +1,145 @@
+// Wires the pipeline together: embedded or external DynamoDB, tables, writer, batcher, dead-letter,
+// broker, HTTP; and takes it apart again in a fixed order on stop.
+import type { Logger } from 'pino';
+import { startBroker } from './broker/server.ts';
+import type { RunningBroker } from './broker/server.ts';
+import { createPublishHook } from './broker/publish-hook.ts';
+import type { ServeConfig } from './config/schema.ts';
+import { startHttp } from './http/server.ts';
+import type { RunningHttp } from './http/server.ts';
+import { Batcher } from './ingest/batcher.ts';
+import { DeadLetterWriter } from './ingest/dead-letter.ts';
+import { BatchWriter } from './ingest/writer.ts';
+import { createMetrics } from './metrics/registry.ts';
+import type { Metrics } from './metrics/registry.ts';
+import { createDynamoClients } from './storage/client.ts';
+import { startEmbeddedDynamo } from './storage/embedded.ts';
+import type { EmbeddedDynamo } from './storage/embedded.ts';
+import { deadLetterTableSpec, ensureTable, telemetryTableSpec } from './storage/tables.ts';
+import { createDynamoTelemetryStore } from './storage/telemetry-store.ts';
+import type { TelemetryStore } from './storage/telemetry-store.ts';
+
+export const VERSION = '0.1.0';
+
+export interface ServiceDeps {
+  readonly log: Logger;
+  readonly env?: NodeJS.ProcessEnv;
+  /** Replaces the DynamoDB telemetry store (benchmarks); tables and dead-letter still use DynamoDB. */
+  readonly store?: TelemetryStore;
+}
+
+export interface RunningService {
+  readonly mqttPort: number;
+  readonly httpPort: number;
+  readonly dynamodbEndpoint: string | undefined;
+  readonly metrics: Metrics;
+  isReady(): boolean;
+  /** Graceful stop: not ready, stop accepting, flush, finish writes, close. Idempotent. */
+  stop(): Promise<void>;
+}
+
+export async function startService(config: ServeConfig, deps: ServiceDeps): Promise<RunningService> {
+  const log = deps.log;
+  const metrics = createMetrics();
+  metrics.buildInfo.set({ version: VERSION, ack_mode: config.ackMode }, 1);
+  metrics.ready.set(0);
+  let ready = false;
+  let embedded: EmbeddedDynamo | undefined;
+  let http: RunningHttp | undefined;
+  let broker: RunningBroker | undefined;
+
+  let endpoint = config.dynamodbEndpoint;
+  if (endpoint === undefined && config.embedded) {
+    embedded = await startEmbeddedDynamo({ port: config.embeddedPort, dataDir: config.dataDir, log: log.child({ component: 'embedded-dynamodb' }) });
+    endpoint = embedded.endpoint;
+  }
+  const clients = createDynamoClients(
+    { endpoint, region: config.region, maxSockets: config.writeConcurrency + 8, requestTimeoutMs: config.requestTimeoutMs },
+    deps.env ?? {},
+  );
+  try {
+    http = await startHttp({
+      host: config.httpHost,
+      port: config.httpPort,
+      registry: metrics.registry,
+      isReady: () => ready,
+      doc: clients.doc,
+      tableName: config.tableName,
+      log: log.child({ component: 'http' }),
+    });
+    const ttlAttribute = config.retentionDays === undefined ? undefined : 'expiresAt';
+    const tableLog = log.child({ component: 'tables' });
+    await ensureTable(clients.client, telemetryTableSpec(config.tableName), { create: config.createTable, ttlAttribute, log: tableLog });
+    await ensureTable(clients.client, deadLetterTableSpec(config.dlqTableName), { create: config.createTable, ttlAttribute, log: tableLog });
+
+    const store = deps.store ?? createDynamoTelemetryStore(clients.doc, config.tableName);
+    const writer = new BatchWriter(store, metrics, { retentionDays: config.retentionDays, writeTimeoutMs: config.writeTimeoutMs });
+    const deadLetter = new DeadLetterWriter(clients.doc, config.dlqTableName, config.retentionDays, metrics, log.child({ component: 'dead-letter' }));
+    const batcher = new Batcher(config, writer, metrics, (reading, message) =>
+      deadLetter.write({
+        deviceId: reading.deviceId,
+        topic: `devices/${reading.deviceId}/telemetry`,
+        clientId: null,
+        reason: 'rejected_by_store',
+        errorMessage: message,
+        payload: Buffer.from(JSON.stringify({ ts: reading.ts, ...reading.attributes })),
+        receivedAt: reading.receivedAt,
+        qos: 1,
+      }),
+    );
+    metrics.addSampler(() => {
+      const s = batcher.stats();
+      metrics.queueReadings.set(s.outstandingReadings);
+      metrics.queueBytes.set(s.outstandingBytes);
+      metrics.queueOldestAgeSeconds.set(s.oldestAgeMs / 1000);
+      metrics.inflightBatches.set(s.inflight);
+      metrics.ready.set(ready ? 1 : 0);
+    });
+    broker = await startBroker({
+      host: config.mqttHost,
+      port: config.mqttPort,
+      metrics,
+      log: log.child({ component: 'broker' }),
+      authorizePublish: (markDisconnectReason) =>
+        createPublishHook({ ackMode: config.ackMode, limits: config, batcher, deadLetter, metrics, markDisconnectReason }),
+    });
+    ready = true;
+    log.info({ mqttPort: broker.port, httpPort: http.port, dynamodbEndpoint: endpoint ?? 'aws', table: config.tableName, ackMode: config.ackMode }, 'iot-ingest ready');
+
+    const runningBroker = broker;
+    const runningHttp = http;
+    let stopping: Promise<void> | undefined;
+    const stop = async (): Promise<void> => {
+      ready = false;
+      const started = Date.now();
+      await runningBroker.stopAccepting();
+      const drained = batcher.drain().then(() => true);
+      const timedOut = new Promise<false>((resolve) => setTimeout(() => resolve(false), config.shutdownTimeoutMs).unref());
+      const flushed = await Promise.race([drained, timedOut]);
+      if (!flushed) {
+        const s = batcher.stats();
+        log.error({ notStored: s.outstandingReadings }, `shutdown deadline of ${config.shutdownTimeoutMs} ms reached: readings not stored (not acknowledged in durable mode)`);
+      }
+      await deadLetter.flush();
+      await runningBroker.close('shutdown');
+      await runningHttp.close();
+      clients.destroy();
+      await embedded?.stop();
+      log.info({ ms: Date.now() - started, flushed }, 'iot-ingest stopped');
+    };
+    return {
+      mqttPort: broker.port,
+      httpPort: http.port,
+      dynamodbEndpoint: endpoint,
+      metrics,
+      isReady: () => ready,
+      stop: () => (stopping ??= stop()),
+    };
+  } catch (err) {
+    await broker?.close('shutdown');
+    await http?.close();
+    clients.destroy();
+    await embedded?.stop();
+    throw err;
+  }
+}
