@@ -32,6 +32,8 @@ export function createDynamoClients(conn: DynamoConnection, env: NodeJS.ProcessE
     httpsAgent: new HttpsAgent({ keepAlive: true, maxSockets }),
     connectionTimeout: Math.min(conn.requestTimeoutMs ?? 5000, 5000),
     requestTimeout: conn.requestTimeoutMs ?? 10_000,
+    // A request that hangs past its timeout is an error the writer retries, not a warning.
+    throwOnRequestTimeout: true,
   });
   const hasEnvCredentials = Boolean(env.AWS_ACCESS_KEY_ID) || Boolean(env.AWS_PROFILE);
   const client = new DynamoDBClient({
