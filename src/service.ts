@@ -10,6 +10,7 @@ import type { RunningHttp } from './http/server.ts';
 import { Batcher } from './ingest/batcher.ts';
 import { DeadLetterWriter } from './ingest/dead-letter.ts';
 import { BatchWriter } from './ingest/writer.ts';
+import { DEAD_LETTER_REASONS, INVALID_REASONS } from './ingest/reading.ts';
 import { createMetrics } from './metrics/registry.ts';
 import type { Metrics } from './metrics/registry.ts';
 import { createDynamoClients } from './storage/client.ts';
@@ -40,7 +41,7 @@ export interface RunningService {
 
 export async function startService(config: ServeConfig, deps: ServiceDeps): Promise<RunningService> {
   const log = deps.log;
-  const metrics = createMetrics();
+  const metrics = createMetrics({ invalidReasons: INVALID_REASONS, deadLetterReasons: DEAD_LETTER_REASONS });
   metrics.buildInfo.set({ version: VERSION, ack_mode: config.ackMode }, 1);
   metrics.ready.set(0);
   let ready = false;

@@ -22,7 +22,7 @@ export interface PublishHookDeps {
   readonly deadLetter: DeadLetterWriter;
   readonly metrics: Metrics;
   /** Marks why a client is about to be disconnected (for the disconnect metric). */
-  readonly markDisconnectReason: (client: Client, reason: 'forbidden') => void;
+  readonly markDisconnectReason: (client: Client, reason: 'forbidden' | 'overloaded' | 'store_failed') => void;
   readonly now?: () => number;
 }
 
@@ -84,12 +84,16 @@ export function createPublishHook(deps: PublishHookDeps): AuthorizePublish {
           (err: Error) => {
             metrics.messagesReceivedTotal.inc({ result: 'failed' });
             // No PUBACK: closing the connection makes the device resend after reconnecting.
-            if (holdUntilStored) release(err);
+            if (holdUntilStored) {
+              deps.markDisconnectReason(client, 'store_failed');
+              release(err);
+            }
           },
         );
       },
       (err: Error) => {
         metrics.messagesReceivedTotal.inc({ result: 'limited' });
+        deps.markDisconnectReason(client, 'overloaded');
         release(err);
       },
     );

@@ -5,7 +5,7 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 export const MESSAGE_RESULTS = ['stored', 'invalid', 'forbidden', 'limited', 'failed'] as const;
 export type MessageResult = (typeof MESSAGE_RESULTS)[number];
 
-export const DISCONNECT_REASONS = ['client', 'error', 'keepalive', 'forbidden', 'shutdown'] as const;
+export const DISCONNECT_REASONS = ['client', 'error', 'keepalive', 'forbidden', 'overloaded', 'store_failed', 'shutdown'] as const;
 export type DisconnectReason = (typeof DISCONNECT_REASONS)[number];
 
 export const REQUEST_OUTCOMES = ['ok', 'partial', 'throttled', 'error', 'validation'] as const;
@@ -57,7 +57,10 @@ export interface Metrics {
   addSampler(sample: () => void): void;
 }
 
+/** Invalid-message and dead-letter reasons, passed in so that every label value is exported from the start. */
 export interface MetricsOptions {
+  readonly invalidReasons?: readonly string[];
+  readonly deadLetterReasons?: readonly string[];
   /** Collect prom-client's default Node.js metrics (CPU, memory, event-loop lag, GC). */
   readonly defaultMetrics?: boolean;
 }
@@ -70,7 +73,7 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
   const registers = [registry];
   const samplers: (() => void)[] = [];
 
-  return {
+  const metrics: Metrics = {
     registry,
     connectedClients: new Gauge({
       name: 'iot_ingest_connected_clients',
@@ -84,7 +87,7 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
     }),
     disconnectsTotal: new Counter({
       name: 'iot_ingest_client_disconnects_total',
-      help: 'MQTT clients gone, by reason: client (DISCONNECT or socket closed), error, keepalive, forbidden, shutdown.',
+      help: 'MQTT clients gone, by reason: client (DISCONNECT or socket closed), error, keepalive, forbidden (topic refused), overloaded (no queue space within maxHoldMs), store_failed (write retries exhausted), shutdown.',
       labelNames: ['reason'],
       registers,
     }),
@@ -248,4 +251,16 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
     }),
     addSampler: (sample) => samplers.push(sample),
   };
+  // Every known label value is exported from the first scrape on, at 0, so that dashboards and
+  // alerts see a series (rate() of a missing series is no data, not zero).
+  for (const result of MESSAGE_RESULTS) metrics.messagesReceivedTotal.inc({ result }, 0);
+  for (const reason of DISCONNECT_REASONS) metrics.disconnectsTotal.inc({ reason }, 0);
+  for (const reason of RETRY_REASONS) metrics.writeRetriesTotal.inc({ reason }, 0);
+  for (const reason of options.invalidReasons ?? []) metrics.invalidMessagesTotal.inc({ reason }, 0);
+  for (const reason of options.deadLetterReasons ?? []) metrics.deadLetteredTotal.inc({ reason }, 0);
+  for (const operation of ['BatchWriteItem']) {
+    metrics.dynamodbThrottlesTotal.inc({ operation }, 0);
+    for (const outcome of REQUEST_OUTCOMES) metrics.dynamodbRequestDurationSeconds.zero({ operation, outcome });
+  }
+  return metrics;
 }

@@ -63,6 +63,11 @@ export interface Faults {
   readonly outage?: boolean;
   /** Delay before forwarding, in ms. */
   readonly delayMs?: number;
+  /**
+   * A request whose body contains this text is refused as a whole with a 400 ValidationException,
+   * as DynamoDB refuses a batch holding one item it will not take (the error names no item).
+   */
+  readonly rejectBodyContaining?: string;
 }
 
 export interface FaultProxyStats {
@@ -73,6 +78,7 @@ export interface FaultProxyStats {
     unprocessed: number;
     throttle: number;
     serverError: number;
+    validation: number;
     outage: number;
     delayed: number;
   };
@@ -150,6 +156,16 @@ export async function startFaultProxy(targetEndpoint: string, opts: FaultProxyOp
         const name = current.throttleError ?? 'ProvisionedThroughputExceededException';
         const { type, message } = THROTTLE_ERRORS[name];
         sendJson(res, 400, { __type: type, message }, { 'x-amzn-ErrorType': name });
+        return;
+      }
+      if (current.rejectBodyContaining !== undefined && body.includes(current.rejectBodyContaining)) {
+        stats.faults.validation++;
+        sendJson(
+          res,
+          400,
+          { __type: 'com.amazon.coral.validate#ValidationException', message: 'One or more parameter values were invalid' },
+          { 'x-amzn-ErrorType': 'ValidationException' },
+        );
         return;
       }
       if (chance(current.serverErrorShare)) {
@@ -330,7 +346,7 @@ function emptyStats(): FaultProxyStats {
   return {
     requests: {},
     forwarded: 0,
-    faults: { unprocessed: 0, throttle: 0, serverError: 0, outage: 0, delayed: 0 },
+    faults: { unprocessed: 0, throttle: 0, serverError: 0, validation: 0, outage: 0, delayed: 0 },
     itemsUnprocessed: 0,
   };
 }
