@@ -122,6 +122,10 @@ export async function startService(config: ServeConfig, deps: ServiceDeps): Prom
         log.error({ notStored: s.outstandingReadings }, `shutdown deadline of ${config.shutdownTimeoutMs} ms reached: readings not stored (not acknowledged in durable mode)`);
       }
       await deadLetter.flush();
+      // PUBACKs released by the flush are written by mqtt-packet on the next tick (cork/uncork):
+      // give them a turn of the loop to reach the sockets before the connections close.
+      await new Promise((resolve) => setImmediate(resolve));
+      await new Promise((resolve) => setImmediate(resolve));
       await runningBroker.close('shutdown');
       await runningHttp.close();
       clients.destroy();
