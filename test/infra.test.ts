@@ -283,7 +283,7 @@ describe.each([
     }
     expect(await storedTs(direct.doc, table, 'dev-clear')).toHaveLength(500);
     expect(proxy.stats.requests.BatchWriteItem).toBe(20);
-    expect(proxy.stats.faults).toEqual({ unprocessed: 0, throttle: 0, serverError: 0, outage: 0, delayed: 0 });
+    expect(proxy.stats.faults).toEqual({ unprocessed: 0, throttle: 0, serverError: 0, validation: 0, outage: 0, delayed: 0 });
   });
 });
 
