@@ -74,7 +74,7 @@ export async function startService(config: ServeConfig, deps: ServiceDeps): Prom
     await ensureTable(clients.client, deadLetterTableSpec(config.dlqTableName), { create: config.createTable, ttlAttribute, log: tableLog });
 
     const store = deps.store ?? createDynamoTelemetryStore(clients.doc, config.tableName);
-    const writer = new BatchWriter(store, metrics, { retentionDays: config.retentionDays, writeTimeoutMs: config.writeTimeoutMs });
+    const writer = new BatchWriter(store, metrics, { retentionDays: config.retentionDays, writeTimeoutMs: config.writeTimeoutMs }, log.child({ component: 'writer' }));
     const deadLetter = new DeadLetterWriter(clients.doc, config.dlqTableName, config.retentionDays, metrics, log.child({ component: 'dead-letter' }));
     const batcher = new Batcher(config, writer, metrics, (reading, message) =>
       deadLetter.write({

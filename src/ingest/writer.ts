@@ -3,6 +3,7 @@
 // exponential backoff and full jitter; narrows a ValidationException down by splitting the batch so
 // that only the bad reading is rejected. Partial failure is a result, not an exception.
 import { setTimeout as sleep } from 'node:timers/promises';
+import type { Logger } from 'pino';
 import type { Metrics, RequestOutcome, RetryReason } from '../metrics/registry.ts';
 import { classifyError } from '../storage/errors.ts';
 import type { ClassifiedError } from '../storage/errors.ts';
@@ -40,6 +41,7 @@ export class BatchWriter {
     private readonly store: TelemetryStore,
     private readonly metrics: Metrics,
     private readonly options: WriterOptions,
+    private readonly log?: Logger,
   ) {}
 
   async write(readings: readonly Reading[]): Promise<WriteResult> {
@@ -107,6 +109,8 @@ export class BatchWriter {
   }
 
   private fail(result: MutableResult, readings: readonly Reading[], err: unknown): void {
+    // One line per failed batch (not per reading): at most writeConcurrency per retry budget.
+    this.log?.error({ err, readings: readings.length, table: this.store.tableName }, 'batch not stored (durable acks: not acknowledged, devices resend; received acks: these readings are lost)');
     result.failed.push(...readings);
     result.failure ??= err instanceof Error ? err : new Error(String(err));
   }
