@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import { startBroker } from './broker/server.ts';
 import type { RunningBroker } from './broker/server.ts';
 import { createPublishHook } from './broker/publish-hook.ts';
+import { telemetryTopic } from './broker/topic.ts';
 import type { ServeConfig } from './config/schema.ts';
 import { startHttp } from './http/server.ts';
 import type { RunningHttp } from './http/server.ts';
@@ -76,16 +77,18 @@ export async function startService(config: ServeConfig, deps: ServiceDeps): Prom
     const store = deps.store ?? createDynamoTelemetryStore(clients.doc, config.tableName);
     const writer = new BatchWriter(store, metrics, { retentionDays: config.retentionDays, writeTimeoutMs: config.writeTimeoutMs }, log.child({ component: 'writer' }));
     const deadLetter = new DeadLetterWriter(clients.doc, config.dlqTableName, config.retentionDays, metrics, log.child({ component: 'dead-letter' }));
-    const batcher = new Batcher(config, writer, metrics, (reading, message) =>
+    // A reading DynamoDB refuses is dead-lettered on its own: the payload is that reading as JSON
+    // (replaying it stores just it), with the client and QoS of the message it came in.
+    const batcher = new Batcher(config, writer, metrics, (reading, message, origin) =>
       deadLetter.write({
         deviceId: reading.deviceId,
-        topic: `devices/${reading.deviceId}/telemetry`,
-        clientId: null,
+        topic: telemetryTopic(reading.deviceId),
+        clientId: origin?.clientId ?? null,
         reason: 'rejected_by_store',
         errorMessage: message,
         payload: Buffer.from(JSON.stringify({ ts: reading.ts, ...reading.attributes })),
         receivedAt: reading.receivedAt,
-        qos: 1,
+        qos: origin?.qos ?? 1,
       }),
     );
     metrics.addSampler(() => {

@@ -22,7 +22,7 @@ export interface PublishHookDeps {
   readonly deadLetter: DeadLetterWriter;
   readonly metrics: Metrics;
   /** Marks why a client is about to be disconnected (for the disconnect metric). */
-  readonly markDisconnectReason: (client: Client, reason: 'forbidden' | 'overloaded' | 'store_failed') => void;
+  readonly markDisconnectReason: (client: Client, reason: 'forbidden' | 'overloaded' | 'store_failed' | 'shutdown') => void;
   readonly now?: () => number;
 }
 
@@ -72,7 +72,7 @@ export function createPublishHook(deps: PublishHookDeps): AuthorizePublish {
       return;
     }
 
-    batcher.submit(decoded.readings).then(
+    batcher.submit(decoded.readings, { clientId: client.id, qos: packet.qos }).then(
       (submission) => {
         const holdUntilStored = durable && acked;
         if (!holdUntilStored) release(null);
@@ -91,9 +91,9 @@ export function createPublishHook(deps: PublishHookDeps): AuthorizePublish {
           },
         );
       },
-      (err: Error) => {
+      (err: IngestError) => {
         metrics.messagesReceivedTotal.inc({ result: 'limited' });
-        deps.markDisconnectReason(client, 'overloaded');
+        deps.markDisconnectReason(client, err.code === 'SHUTTING_DOWN' ? 'shutdown' : 'overloaded');
         release(err);
       },
     );

@@ -3,7 +3,7 @@
 // `iot-ingest serve` on this machine (127.0.0.1:<embedded port>); --no-embedded means AWS itself.
 import { z } from 'zod';
 import { loadConfig } from '../config/load.ts';
-import { SERVE_SETTINGS } from '../config/schema.ts';
+import { SERVE_SETTINGS, int } from '../config/schema.ts';
 import type { SettingSpec } from '../config/schema.ts';
 
 const CONNECTION_KEYS = ['dynamodbEndpoint', 'embedded', 'embeddedPort', 'region', 'tableName', 'dlqTableName'];
@@ -13,7 +13,7 @@ export function connectionSchema<T extends z.ZodRawShape>(extra: T) {
   return z.object({
     dynamodbEndpoint: z.url({ protocol: /^https?$/ }).optional(),
     embedded: z.union([z.boolean(), z.enum(['true', 'false'])]).transform((v) => v === true || v === 'true').default(true),
-    embeddedPort: z.coerce.number().int().min(1).max(65535).default(4567),
+    embeddedPort: int(z.number().min(1).max(65535)).default(4567),
     region: z.string().min(1).default('us-east-1'),
     tableName: z.string().min(3).default('telemetry'),
     dlqTableName: z.string().min(3).default('telemetry_dlq'),

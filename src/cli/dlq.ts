@@ -9,6 +9,7 @@ import type { SettingSpec } from '../config/schema.ts';
 import type { DeadLetterRecord } from '../ingest/dead-letter.ts';
 import { createDynamoClients } from '../storage/client.ts';
 import { connectionHelp, parseCommand } from './connection.ts';
+import { int } from '../config/schema.ts';
 
 const SETTINGS: SettingSpec[] = [
   { key: 'reason', flag: 'reason', env: 'DLQ_REASON', kind: 'string', help: 'Only records with this reason.' },
@@ -21,7 +22,7 @@ export async function runDlq(argv: string[], io: { stdout: NodeJS.WritableStream
   const parsed = parseCommand(argv, io.env, SETTINGS, {
     reason: z.string().optional(),
     device: z.string().optional(),
-    limit: z.coerce.number().int().min(1).default(100),
+    limit: int(z.number().min(1)).default(100),
     url: z.string().regex(/^(mqtts?|wss?):\/\//, 'an mqtt://, mqtts://, ws:// or wss:// URL').default('mqtt://127.0.0.1:1883'),
   });
   const action = parsed.positionals[0];

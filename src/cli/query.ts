@@ -5,6 +5,7 @@ import { createDynamoClients } from '../storage/client.ts';
 import { parseTime, queryReadings } from '../storage/readings-query.ts';
 import type { SettingSpec } from '../config/schema.ts';
 import { connectionHelp, parseCommand } from './connection.ts';
+import { int } from '../config/schema.ts';
 
 const SETTINGS: SettingSpec[] = [
   { key: 'from', flag: 'from', env: 'QUERY_FROM', kind: 'string', help: 'Start, epoch ms or ISO-8601 (default: 24 h ago).' },
@@ -18,7 +19,7 @@ export async function runQuery(argv: string[], io: { stdout: NodeJS.WritableStre
   const parsed = parseCommand(argv, io.env, SETTINGS, {
     from: time.optional(),
     to: time.optional(),
-    limit: z.coerce.number().int().min(1).max(1_000_000).default(100),
+    limit: int(z.number().min(1).max(1_000_000)).default(100),
     desc: z.union([z.boolean(), z.enum(['true', 'false'])]).transform((v) => v === true || v === 'true').default(false),
   });
   if (parsed.help) {

@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { CliError } from '../errors.ts';
 import { createLogger } from '../log.ts';
 import type { SettingSpec } from '../config/schema.ts';
-import { SERVE_SETTINGS } from '../config/schema.ts';
+import { SERVE_SETTINGS, int } from '../config/schema.ts';
 import { createDynamoClients } from '../storage/client.ts';
 import { deadLetterTableSpec, ensureTable, telemetryTableSpec } from '../storage/tables.ts';
 import { connectionHelp, parseCommand } from './connection.ts';
@@ -12,7 +12,7 @@ import { connectionHelp, parseCommand } from './connection.ts';
 const SETTINGS: SettingSpec[] = SERVE_SETTINGS.filter((s) => s.key === 'retentionDays');
 
 export async function runTable(argv: string[], io: { stdout: NodeJS.WritableStream; env: NodeJS.ProcessEnv }): Promise<number> {
-  const parsed = parseCommand(argv, io.env, SETTINGS, { retentionDays: z.coerce.number().int().positive().optional() });
+  const parsed = parseCommand(argv, io.env, SETTINGS, { retentionDays: int(z.number().positive()).optional() });
   const action = parsed.positionals[0];
   if (parsed.help || action === undefined) {
     io.stdout.write(`Usage: iot-ingest table <create|describe> [options]\n\n  create     create the telemetry and dead-letter tables when missing (on-demand), TTL on expiresAt with --retention-days\n  describe   print both tables' status, key schema, item count and TTL\n\n  --retention-days <n>           enable TTL on expiresAt\n${connectionHelp()}\n`);

@@ -7,8 +7,15 @@ export type AckMode = (typeof ACK_MODES)[number];
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
-const port = z.coerce.number().int().min(0).max(65535);
-const positiveInt = z.coerce.number().int().positive();
+/** Integers from env vars and flags: decimal digits only, so a blank or "1e3" is an error, not 0 or 1000. */
+function toInteger(v: unknown): unknown {
+  return typeof v === 'string' && /^\s*-?\d+\s*$/.test(v) ? Number(v) : v;
+}
+export function int(n: z.ZodNumber = z.number()): z.ZodType<number, unknown> {
+  return z.preprocess(toInteger, n.int({ error: 'must be an integer' })) as unknown as z.ZodType<number, unknown>;
+}
+const port = int(z.number().min(0).max(65535));
+const positiveInt = int(z.number().positive());
 const bool = z.union([z.boolean(), z.enum(['true', 'false', '1', '0', 'yes', 'no'])]).transform(
   (v) => v === true || v === 'true' || v === '1' || v === 'yes',
 );
@@ -70,22 +77,22 @@ export const serveConfigSchema = z
     tableName: z.string().regex(/^[A-Za-z0-9_.-]{3,255}$/, 'must be 3-255 chars of [A-Za-z0-9_.-]').default('telemetry'),
     dlqTableName: z.string().regex(/^[A-Za-z0-9_.-]{3,255}$/, 'must be 3-255 chars of [A-Za-z0-9_.-]').default('telemetry_dlq'),
     createTable: bool.default(true),
-    retentionDays: positiveInt.max(36500).optional(),
+    retentionDays: int(z.number().positive().max(36500)).optional(),
     ackMode: z.enum(ACK_MODES).default('durable'),
-    batchSize: positiveInt.max(25, 'must be <= 25 (DynamoDB BatchWriteItem limit)').default(25),
-    lingerMs: z.coerce.number().int().min(0).max(10_000).default(20),
-    writeConcurrency: positiveInt.max(256).default(16),
+    batchSize: int(z.number().positive().max(25, 'must be <= 25 (DynamoDB BatchWriteItem limit)')).default(25),
+    lingerMs: int(z.number().min(0).max(10_000)).default(20),
+    writeConcurrency: int(z.number().positive().max(256)).default(16),
     maxQueuedReadings: positiveInt.default(20_000),
     maxQueuedBytes: positiveInt.default(64 * 1024 * 1024),
     maxHoldMs: positiveInt.default(30_000),
     writeTimeoutMs: positiveInt.default(30_000),
     requestTimeoutMs: positiveInt.default(5_000),
-    maxPayloadBytes: positiveInt.max(256 * 1024 * 1024).default(128 * 1024),
+    maxPayloadBytes: int(z.number().positive().max(256 * 1024 * 1024)).default(128 * 1024),
     maxReadingsPerMessage: positiveInt.default(500),
-    maxAttributesPerReading: positiveInt.max(10_000).default(100),
-    maxDepth: positiveInt.max(32).default(8),
-    maxFutureSkewMs: z.coerce.number().int().min(0).default(5 * 60_000),
-    maxItemBytes: positiveInt.max(400 * 1024, 'must be <= 409600 (DynamoDB item limit)').default(400_000),
+    maxAttributesPerReading: int(z.number().positive().max(10_000)).default(100),
+    maxDepth: int(z.number().positive().max(32)).default(8),
+    maxFutureSkewMs: int(z.number().min(0)).default(5 * 60_000),
+    maxItemBytes: int(z.number().positive().max(400 * 1024, 'must be <= 409600 (DynamoDB item limit)')).default(400_000),
     shutdownTimeoutMs: positiveInt.default(30_000),
     logLevel: z.enum(LOG_LEVELS).default('info'),
   })

@@ -32,9 +32,16 @@ export interface Submission {
   readonly stored: Promise<StoreOutcome>;
 }
 
-export type RejectedHandler = (reading: Reading, message: string) => Promise<void>;
+/** Where a message came from; handed back with readings the store rejects (for the dead-letter). */
+export interface MessageOrigin {
+  readonly clientId: string | null;
+  readonly qos: number;
+}
+
+export type RejectedHandler = (reading: Reading, message: string, origin: MessageOrigin | undefined) => Promise<void>;
 
 interface Ticket {
+  readonly origin: MessageOrigin | undefined;
   remaining: number;
   stored: number;
   rejected: number;
@@ -51,6 +58,7 @@ interface Entry {
 
 interface Waiter {
   readonly readings: Reading[];
+  readonly origin: MessageOrigin | undefined;
   readonly bytes: number;
   readonly resolve: (s: Submission) => void;
   readonly reject: (e: Error) => void;
@@ -86,20 +94,23 @@ export class Batcher {
    * Queues the readings of one message. Resolves once they are in the queue (after waiting for
    * space if need be); the returned `stored` promise settles when they are in DynamoDB.
    */
-  submit(readings: Reading[]): Promise<Submission> {
+  submit(readings: Reading[], origin?: MessageOrigin): Promise<Submission> {
     if (this.closed) return Promise.reject(new IngestError('SHUTTING_DOWN', 'the service is shutting down', { retriable: true }));
+    if (readings.length === 0) return Promise.resolve({ stored: Promise.resolve({ stored: 0, rejected: 0 }) });
     let bytes = 0;
     for (const r of readings) bytes += r.sizeBytes;
     if (this.waiters.length === 0 && this.fits(readings.length, bytes)) {
-      return Promise.resolve(this.admit(readings, bytes));
+      return Promise.resolve(this.admit(readings, bytes, origin));
     }
     this.metrics.backpressureWaitsTotal.inc();
     return new Promise<Submission>((resolve, reject) => {
-      const waiter: Waiter = { readings, bytes, resolve, reject };
+      const waiter: Waiter = { readings, origin, bytes, resolve, reject };
       waiter.timer = setTimeout(() => {
         const i = this.waiters.indexOf(waiter);
         if (i >= 0) this.waiters.splice(i, 1);
         reject(new IngestError('QUEUE_FULL', `no queue space within ${this.options.maxHoldMs} ms`, { retriable: true }));
+        // A smaller message behind the one that gave up may fit now.
+        if (i === 0) this.admitWaiters();
       }, this.options.maxHoldMs);
       this.waiters.push(waiter);
     });
@@ -141,10 +152,10 @@ export class Batcher {
     );
   }
 
-  private admit(readings: Reading[], bytes: number): Submission {
+  private admit(readings: Reading[], bytes: number, origin: MessageOrigin | undefined): Submission {
     let ticket!: Ticket;
     const stored = new Promise<StoreOutcome>((resolve, reject) => {
-      ticket = { remaining: readings.length, stored: 0, rejected: 0, resolve, reject };
+      ticket = { origin, remaining: readings.length, stored: 0, rejected: 0, resolve, reject };
     });
     const now = Date.now();
     for (const reading of readings) this.queue.push({ reading, ticket, enqueuedAt: now });
@@ -227,12 +238,16 @@ export class Batcher {
     m.readingsStoredTotal.inc(result.stored.length);
     for (const { reading, message } of result.rejected) {
       const slot = bySlot.get(reading) ?? [];
-      void this.onRejected(reading, message).finally(() => {
-        for (const e of slot) {
-          e.ticket.rejected++;
-          settleOne(e.ticket);
-        }
-      });
+      // The handler is expected never to fail; if it does, the message still settles.
+      void Promise.resolve()
+        .then(() => this.onRejected(reading, message, slot[slot.length - 1]?.ticket.origin))
+        .catch(() => undefined)
+        .finally(() => {
+          for (const e of slot) {
+            e.ticket.rejected++;
+            settleOne(e.ticket);
+          }
+        });
       for (const e of slot) {
         entries++;
         bytes += e.reading.sizeBytes;
@@ -252,15 +267,20 @@ export class Batcher {
   private release(readings: number, bytes: number): void {
     this.outstandingReadings -= readings;
     this.outstandingBytes -= bytes;
+    this.admitWaiters();
+    if (this.outstandingReadings === 0) {
+      for (const resolve of this.idleResolvers.splice(0)) resolve();
+    }
+  }
+
+  /** Admits waiting messages in arrival order while they fit. */
+  private admitWaiters(): void {
     while (this.waiters.length > 0) {
       const w = this.waiters[0] as Waiter;
       if (!this.fits(w.readings.length, w.bytes)) break;
       this.waiters.shift();
       clearTimeout(w.timer);
-      w.resolve(this.admit(w.readings, w.bytes));
-    }
-    if (this.outstandingReadings === 0) {
-      for (const resolve of this.idleResolvers.splice(0)) resolve();
+      w.resolve(this.admit(w.readings, w.bytes, w.origin));
     }
   }
 

@@ -17,6 +17,8 @@ export type DecodeResult =
 
 export const RESERVED_ATTRIBUTES: ReadonlySet<string> = new Set(['deviceId', 'ts', 'receivedAt', 'expiresAt']);
 const ATTRIBUTE_NAME = /^[A-Za-z0-9_]{1,64}$/;
+/** Matches [A-Za-z0-9_] but would set an object's prototype instead of an attribute. */
+const PROTO = '__proto__';
 const ISO_8601 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}:?\d{2})$/;
 /** Timestamps before 2000-01-01 are taken for a unit mistake (epoch seconds) rather than stored. */
 const MIN_TS_MS = 946_684_800_000;
@@ -59,7 +61,12 @@ export function decodeTelemetry(
   const readings: Reading[] = [];
   try {
     for (let i = 0; i < entries.length; i++) {
-      readings.push(decodeReading(entries[i], i, deviceId, receivedAt, limits));
+      const entry = entries[i];
+      // Without ts every reading of an array would get the receive time and overwrite the others.
+      if (entries.length > 1 && isPlainObject(entry) && entry.ts === undefined) {
+        throw new Invalid('invalid_ts', 'each reading of an array needs its own ts');
+      }
+      readings.push(decodeReading(entry, i, deviceId, receivedAt, limits));
     }
   } catch (err) {
     if (err instanceof Invalid) {
@@ -106,7 +113,7 @@ function decodeReading(
     if (RESERVED_ATTRIBUTES.has(name)) {
       throw new Invalid('reserved_attribute', `attribute "${name}" is reserved for the server`);
     }
-    if (!ATTRIBUTE_NAME.test(name)) {
+    if (!ATTRIBUTE_NAME.test(name) || name === PROTO) {
       throw new Invalid('invalid_attribute_name', `attribute name ${JSON.stringify(name.slice(0, 80))} must be 1-64 chars of [A-Za-z0-9_]`);
     }
     if (++count > limits.maxAttributesPerReading) {
@@ -132,7 +139,11 @@ function decodeTs(raw: unknown, receivedAt: number, maxFutureSkewMs: number): nu
   } else if (typeof raw === 'string') {
     if (!ISO_8601.test(raw)) throw new Invalid('invalid_ts', `ts string must be ISO-8601 with a zone (e.g. 2024-11-24T20:26:40.123Z), got ${JSON.stringify(raw.slice(0, 40))}`);
     ts = Date.parse(raw);
-    if (Number.isNaN(ts)) throw new Invalid('invalid_ts', `ts ${JSON.stringify(raw)} is not a valid date`);
+    // Date.parse rolls impossible dates over (02-30 becomes 03-01): the day must survive the trip.
+    const day = Number(raw.slice(8, 10));
+    if (Number.isNaN(ts) || new Date(Date.UTC(Number(raw.slice(0, 4)), Number(raw.slice(5, 7)) - 1, day)).getUTCDate() !== day) {
+      throw new Invalid('invalid_ts', `ts ${JSON.stringify(raw)} is not a valid date`);
+    }
   } else {
     throw new Invalid('invalid_ts', `ts must be epoch milliseconds or an ISO-8601 string, got ${raw === null ? 'null' : typeof raw}`);
   }
@@ -168,7 +179,7 @@ function valueSize(value: unknown, path: string, depth: number, maxDepth: number
         return size;
       }
       for (const [k, v] of Object.entries(value as Record<string, unknown>)) {
-        if (k.length === 0) throw new Invalid('invalid_attribute_name', `${path}: nested attribute names must not be empty`);
+        if (k.length === 0 || k === PROTO) throw new Invalid('invalid_attribute_name', `${path}: nested attribute name ${JSON.stringify(k)} is not allowed (empty or __proto__)`);
         size += 1 + Buffer.byteLength(k) + valueSize(v, `${path}.${k}`, depth + 1, maxDepth);
       }
       return size;

@@ -39,18 +39,13 @@ export function classifyError(err: unknown): ClassifiedError {
     return { kind: 'network', code: 'TimeoutError', retriable: true };
   }
   const status = e.$metadata?.httpStatusCode;
+  if (status === 429) return { kind: 'throttled', code: name, retriable: true };
   if (e.$fault === 'server' || (status !== undefined && status >= 500)) {
     return { kind: 'server_error', code: name, retriable: true };
   }
   if (e.$fault === 'client' || (status !== undefined && status >= 400)) {
     return { kind: 'fatal', code: name, retriable: false };
   }
-  // No HTTP status and no fault: the request never got an answer (socket hang up and the like).
-  if (e.$metadata === undefined || status === undefined) {
-    if (err instanceof TypeError || err instanceof RangeError || err instanceof SyntaxError) {
-      return { kind: 'fatal', code: name, retriable: false }; // a programmer error is never retried
-    }
-    return { kind: 'network', code: 'NetworkError', retriable: true };
-  }
+  // Anything else (a marshalling problem, a programmer error) is not retried: retrying cannot fix it.
   return { kind: 'fatal', code: name, retriable: false };
 }

@@ -43,8 +43,16 @@ describe('classifyError', () => {
     expect(classifyError(abort)).toMatchObject({ kind: 'network', retriable: true });
   });
 
-  it('an error with no HTTP status and no fault (socket gone) is a network error', () => {
-    expect(classifyError(new Error('socket hang up'))).toEqual({ kind: 'network', code: 'NetworkError', retriable: true });
+  it('an error with no HTTP status, no fault and no network code is fatal: retrying cannot fix it', () => {
+    expect(classifyError(new Error('something unexpected'))).toEqual({ kind: 'fatal', code: 'Error', retriable: false });
+    // The SDK reports a reset socket as TimeoutError with code ECONNRESET: that one is retried.
+    const reset = Object.assign(new Error('socket hang up'), { name: 'TimeoutError', code: 'ECONNRESET' });
+    expect(classifyError(reset)).toMatchObject({ kind: 'network', retriable: true });
+  });
+
+  it('HTTP 429 with an unknown error name is throttling', () => {
+    const e = Object.assign(new Error('slow down'), { name: 'SlowDown', $fault: 'client', $metadata: { httpStatusCode: 429 } });
+    expect(classifyError(e)).toEqual({ kind: 'throttled', code: 'SlowDown', retriable: true });
   });
 
   it('a TypeError (programmer error) is fatal and never retried', () => {
