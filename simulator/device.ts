@@ -39,6 +39,8 @@ export interface DeviceContext {
   readonly stats: FleetStats;
   readonly ledger: AckLedger;
   readonly scenario: Scenario;
+  /** Publishing ends this long after the start (--duration); no credit is earned past it. */
+  readonly durationMs: number | undefined;
   /** Milliseconds since the run started (monotonic). */
   elapsedMs(): number;
   /** The first connection attempt of this device succeeded or failed. */
@@ -63,6 +65,11 @@ export class SimulatedDevice {
   private attempts = 0;
   private offlineUntilMs = 0;
   private awaitingKick = false;
+  /**
+   * A wrong-topic message waits here until nothing else is in flight: the service will close the
+   * connection, and a QoS 1 message caught in the close would be resent and counted twice.
+   */
+  private held: OutgoingMessage | undefined;
   /** Inside pump(): QoS 0 callbacks can run synchronously from publish() and must not re-enter it. */
   private pumping = false;
   private sendTimer: NodeJS.Timeout | undefined;
@@ -213,18 +220,28 @@ export class SimulatedDevice {
   private pumpOnce(): void {
     this.clearTimer('send');
     if (!this.connected || this.stopping || this.finished) return;
-    const now = this.context.elapsedMs();
+    if (this.held !== undefined) {
+      if (this.pending > 0 || !this.canSend()) return; // resumed when the last publish settles
+      const message = this.held;
+      this.held = undefined;
+      this.send(message);
+      return;
+    }
+    const now = Math.min(this.context.elapsedMs(), this.context.durationMs ?? Infinity);
     const rate = this.settings.ratePerDevice * rateMultiplier(this.context.scenario, now);
     const creditCap = this.settings.batch * this.settings.inflight;
     this.credit = Math.min(creditCap, this.credit + (rate * (now - this.lastTickMs)) / 1000);
     this.lastTickMs = now;
 
     let needed = this.nextMessageReadings();
-    while (needed > 0 && this.credit >= needed && this.canSend()) {
+    while (needed > 0 && this.credit >= needed && this.canSend() && this.held === undefined) {
       this.credit -= needed;
-      this.publish(needed);
+      const message = this.settings.source.next(Date.now(), needed);
+      if (message.kind === 'wrong-topic' && this.pending > 0) this.held = message;
+      else this.send(message);
       needed = this.nextMessageReadings();
     }
+    if (this.held !== undefined) return;
     if (needed === 0) {
       this.finished = true;
       this.context.stats.finished += 1;
@@ -241,11 +258,10 @@ export class SimulatedDevice {
     this.sendTimer = setTimeout(() => this.pump(), sleepMs);
   }
 
-  private publish(readings: number): void {
+  private send(message: OutgoingMessage): void {
     const client = this.client;
     if (client === undefined) return;
     const { stats } = this.context;
-    const message = this.settings.source.next(Date.now(), readings);
     const qos = message.forceQos0 ? 0 : this.settings.qos;
     if (message.kind === 'telemetry') {
       this.plannedReadings += message.readingTs.length;

@@ -87,6 +87,7 @@ export function startFleet(settings: FleetSettings, signal?: AbortSignal): Runni
     stats,
     ledger,
     scenario: settings.scenario,
+    durationMs: settings.durationMs,
     elapsedMs,
     onFirstAttempt: (connected: boolean): void => {
       firstAttempts += 1;

@@ -37,6 +37,8 @@ interface TestBroker {
   /** Payloads per device in arrival order (telemetry topics only). */
   readonly received: Map<string, string[]>;
   readonly connectTimes: Map<string, number[]>;
+  /** performance.now() of every telemetry publish received. */
+  readonly arrivals: number[];
   readonly counts: { forbidden: number; invalid: number; valid: number };
   close(): Promise<void>;
 }
@@ -47,6 +49,7 @@ async function startBroker(options: BrokerOptions = {}): Promise<TestBroker> {
   const received = new Map<string, string[]>();
   const connectTimes = new Map<string, number[]>();
   const counts = { forbidden: 0, invalid: 0, valid: 0 };
+  const arrivals: number[] = [];
   const aedes = await Aedes.createBroker({
     authorizePublish: (_client: Client | null, packet, callback) => {
       const match = TELEMETRY.exec(packet.topic);
@@ -55,6 +58,7 @@ async function startBroker(options: BrokerOptions = {}): Promise<TestBroker> {
         callback(options.rejectForeignTopics ? new Error('forbidden topic') : null);
         return;
       }
+      arrivals.push(performance.now());
       const payload = packet.payload.toString();
       const list = received.get(match[1]) ?? [];
       list.push(payload);
@@ -83,6 +87,7 @@ async function startBroker(options: BrokerOptions = {}): Promise<TestBroker> {
     aedes,
     received,
     connectTimes,
+    arrivals,
     counts,
     close: async () => {
       await new Promise<void>((resolve) => aedes.close(() => resolve()));
@@ -193,6 +198,32 @@ describe('simulator fleet against aedes', () => {
     expect(run.stderr).toContain('PUBACK    p50');
   });
 
+  it('ramp grows the rate linearly; spike multiplies it for its duration', async () => {
+    const perSecond = (arrivals: readonly number[], start: number): number[] => {
+      const buckets = [0, 0, 0];
+      for (const t of arrivals) {
+        const i = Math.floor((t - start) / 1000);
+        if (i < 3) buckets[i] = (buckets[i] ?? 0) + 1;
+      }
+      return buckets;
+    };
+    const ramp = await startBroker();
+    const rampStart = performance.now();
+    expect((await simulate(['--url', ramp.url, '-n', '10', '-r', '50', '-d', '2', '--scenario', 'ramp', '--ramp-time', '2', '--quiet'])).code).toBe(0);
+    const [rampFirst = 0, rampSecond = 0] = perSecond(ramp.arrivals, rampStart);
+    // Integral of the ramp: 1/4 of the full rate in the first second, 3/4 in the second.
+    expect(rampSecond).toBeGreaterThan(2 * rampFirst);
+
+    const spike = await startBroker();
+    const spikeStart = performance.now();
+    const run = await simulate(['--url', spike.url, '-n', '5', '-r', '20', '-d', '3', '--scenario', 'spike',
+      '--spike-at', '1', '--spike-duration', '1', '--spike-factor', '4', '--quiet']);
+    expect(run.code).toBe(0);
+    const [before = 0, during = 0, after = 0] = perSecond(spike.arrivals, spikeStart);
+    expect(during).toBeGreaterThan(2.5 * before);
+    expect(during).toBeGreaterThan(2.5 * after);
+  });
+
   it('exits 5 when no device can connect', async () => {
     const port = await freePort();
     const run = await simulate(['--url', `mqtt://127.0.0.1:${port}`, '-n', '3', '-d', '5', '--quiet']);
@@ -224,13 +255,13 @@ describe('simulator fleet against aedes', () => {
     // The dropped devices came back together (the storm), 0.5 s after the drop.
     const reconnects = [...broker.connectTimes.values()].filter((times) => times.length === 2).map((times) => times[1] as number);
     expect(reconnects).toHaveLength(5);
-    expect(Math.max(...reconnects) - Math.min(...reconnects)).toBeLessThan(150);
+    expect(Math.max(...reconnects) - Math.min(...reconnects)).toBeLessThan(300);
   });
 
   it('reconnects after an unexpected disconnect with jitter, not in a herd', async () => {
     const broker = await startBroker();
     const controller = new AbortController();
-    const running = simulate(['--url', broker.url, '-n', '20', '-r', '5', '-d', '10', '--reconnect-min', '1000', '--quiet'], { signal: controller.signal });
+    const running = simulate(['--url', broker.url, '-n', '20', '-r', '5', '-d', '10', '--reconnect-min', '2000', '--quiet'], { signal: controller.signal });
     const waitUntil = async (condition: () => boolean): Promise<void> => {
       for (let i = 0; i < 200 && !condition(); i += 1) await new Promise((resolve) => setTimeout(resolve, 25));
       expect(condition()).toBe(true);
@@ -244,8 +275,8 @@ describe('simulator fleet against aedes', () => {
     const run = await running;
     expect(run.code).toBe(0);
     const again = [...broker.connectTimes.values()].map((times) => times[1] as number);
-    // Full jitter over 0..1000 ms: 20 devices spread over several hundred ms, not one instant.
-    expect(Math.max(...again) - Math.min(...again)).toBeGreaterThan(300);
+    // Full jitter over 0..2000 ms: 20 devices spread over more than a second, not one instant.
+    expect(Math.max(...again) - Math.min(...again)).toBeGreaterThan(600);
   });
 
   it('bad-actors: the broker sees exactly the simulator\'s count of each bad kind', async () => {
