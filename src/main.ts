@@ -21,7 +21,7 @@ const commands: Record<string, Command> = {
   serve,
   simulate: async (argv) => {
     const { runSimulate } = await import('../simulator/cli.ts');
-    return runSimulate(argv, { stdout: process.stdout, stderr: process.stderr, env: process.env, isTTY: Boolean(process.stdout.isTTY), signal: abortOnSignal() });
+    return runSimulate(argv, { stdout: process.stdout, stderr: process.stderr, env: process.env, isTTY: Boolean(process.stderr.isTTY), signal: abortOnSignal() });
   },
   query: async (argv) => (await import('./cli/query.ts')).runQuery(argv, { stdout: process.stdout, env: process.env }),
   table: async (argv) => (await import('./cli/table.ts')).runTable(argv, { stdout: process.stdout, env: process.env }),

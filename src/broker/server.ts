@@ -33,6 +33,8 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
     if (!reasons.has(client)) reasons.set(client, reason);
   };
   const aedes = await Aedes.createBroker({
+    // Device ids are up to 128 characters and devices commonly use them as client ids.
+    maxClientsIdLength: 128,
     authorizePublish: options.authorizePublish(mark),
     // Devices get nothing from subscribing, and nothing of one device may leak to another.
     authorizeSubscribe: (_client, _sub, callback) => callback(new Error('subscriptions are not offered by this service')),
