@@ -1,0 +1,105 @@
+// A do-nothing DynamoDB-API endpoint: answers the calls the service makes (DescribeTable,
+// CreateTable, UpdateTimeToLive, PutItem, BatchWriteItem, ...) at once, stores nothing, and counts
+// the items it was asked to write. Run against it, the service shows what its own pipeline costs
+// without a database's cost in the way. Forked by bench/run.ts; reports its port over IPC.
+import { createServer } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { crc32 } from 'node:zlib';
+import { onParent, toParent } from './ipc.ts';
+
+interface TableDefinition {
+  TableName: string;
+  KeySchema: unknown[];
+  AttributeDefinitions: unknown[];
+}
+
+const tables = new Map<string, TableDefinition>();
+let items = 0;
+let requests = 0;
+
+function reply(res: ServerResponse, status: number, body: unknown): void {
+  const text = Buffer.from(JSON.stringify(body));
+  res.writeHead(status, {
+    'content-type': 'application/x-amz-json-1.0',
+    'content-length': text.length,
+    'x-amz-crc32': String(crc32(text) >>> 0),
+    'x-amzn-requestid': 'null-dynamo',
+  });
+  res.end(text);
+}
+
+function error(res: ServerResponse, name: string, message: string): void {
+  reply(res, 400, { __type: `com.amazonaws.dynamodb.v20120810#${name}`, message });
+}
+
+function describe(t: TableDefinition): Record<string, unknown> {
+  return {
+    ...t,
+    TableStatus: 'ACTIVE',
+    TableArn: `arn:aws:dynamodb:us-east-1:000000000000:table/${t.TableName}`,
+    CreationDateTime: 0,
+    ItemCount: 0,
+    TableSizeBytes: 0,
+    BillingModeSummary: { BillingMode: 'PAY_PER_REQUEST' },
+  };
+}
+
+function handle(req: IncomingMessage, res: ServerResponse, raw: string): void {
+  const operation = String(req.headers['x-amz-target'] ?? '').split('.')[1] ?? '';
+  const input = (raw ? JSON.parse(raw) : {}) as Record<string, unknown>;
+  const name = String(input.TableName ?? '');
+  switch (operation) {
+    case 'BatchWriteItem': {
+      requests++;
+      const consumed: { TableName: string; CapacityUnits: number }[] = [];
+      for (const [table, writes] of Object.entries((input.RequestItems ?? {}) as Record<string, unknown[]>)) {
+        items += writes.length;
+        consumed.push({ TableName: table, CapacityUnits: writes.length });
+      }
+      return reply(res, 200, { UnprocessedItems: {}, ...(input.ReturnConsumedCapacity === 'TOTAL' ? { ConsumedCapacity: consumed } : {}) });
+    }
+    case 'PutItem':
+      requests++;
+      items++;
+      return reply(res, 200, {});
+    case 'DescribeTable': {
+      const t = tables.get(name);
+      return t ? reply(res, 200, { Table: describe(t) }) : error(res, 'ResourceNotFoundException', `Requested resource not found: Table: ${name} not found`);
+    }
+    case 'CreateTable': {
+      if (tables.has(name)) return error(res, 'ResourceInUseException', `Table already exists: ${name}`);
+      const t: TableDefinition = { TableName: name, KeySchema: input.KeySchema as unknown[], AttributeDefinitions: input.AttributeDefinitions as unknown[] };
+      tables.set(name, t);
+      return reply(res, 200, { TableDescription: describe(t) });
+    }
+    case 'UpdateTimeToLive':
+      return reply(res, 200, { TimeToLiveSpecification: input.TimeToLiveSpecification });
+    case 'ListTables':
+      return reply(res, 200, { TableNames: [...tables.keys()] });
+    case 'Query':
+    case 'Scan':
+      return reply(res, 200, { Items: [], Count: 0, ScannedCount: 0 });
+    default:
+      return error(res, 'UnknownOperationException', `operation ${operation} is not offered by the null endpoint`);
+  }
+}
+
+const server = createServer((req, res) => {
+  const chunks: Buffer[] = [];
+  req.on('data', (c: Buffer) => chunks.push(c));
+  req.on('end', () => {
+    try {
+      handle(req, res, Buffer.concat(chunks).toString('utf8'));
+    } catch (err) {
+      error(res, 'SerializationException', (err as Error).message);
+    }
+  });
+});
+server.keepAliveTimeout = 60_000;
+server.listen(0, '127.0.0.1', () => {
+  toParent({ type: 'ready', port: (server.address() as AddressInfo).port });
+});
+onParent((message) => {
+  if (message.type === 'stats') toParent({ type: 'stats', stats: { received: items, stored: items, requests, failed: 0 } });
+});

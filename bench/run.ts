@@ -1,0 +1,340 @@
+// `npm run bench`: measures this project beside reference points in one run on one machine, each
+// server in its own process, measured from outside (/proc for CPU and RSS, the service's /metrics
+// or a server's IPC counters for what it stored, a raw-socket generator for acks and latency).
+// Prints one JSON line per scenario and the ratios to stdout, then a table; progress goes to
+// stderr; the JSON also goes to bench/results/latest.json. See bench/README.md.
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { parseArgs } from 'node:util';
+import { REPO_ROOT, forkBench, installCleanup, stopAll } from './children.ts';
+import type { Child } from './children.ts';
+import { request, waitForMessage } from './ipc.ts';
+import type { LoadResult } from './ipc.ts';
+import { cpuSeconds, machineBusySeconds, rssBytes, sampleCpu } from './procfs.ts';
+import { computeRatios, formatTable } from './report.ts';
+import type { ScenarioFigures, ScenarioResult } from './report.ts';
+import { SCENARIOS } from './scenarios.ts';
+import type { Scenario, Target } from './scenarios.ts';
+
+const HELP = `Usage: npm run bench -- [options]
+
+Runs every scenario (or those named) one after the other, each with its own server process(es)
+and its own load-generator process, and prints figures and ratios.
+
+Options:
+  --quick                   smoke run: 1 s warm-up, 2 s measured, 200 idle connections
+  --scenarios a,b           only these (${SCENARIOS.map((s) => s.name).join(', ')})
+  --connections N           publishing connections (default 200)
+  --window W                QoS 1 PUBLISHes in flight per connection (default 20)
+  --warmup S                seconds of load before measuring (default 3; quick 1)
+  --duration S              seconds measured (default 10; quick 2)
+  --idle-connections N      idle connections for RSS per connection (default 1000; quick 200; 0 = skip)
+  --rate R                  paced phase: PUBLISHes/s over all connections, for latency below
+                            saturation (default 500; 0 = skip)
+  --paced S                 seconds measured in the paced phase (default 4; quick 2)
+  --serve-args="..."        extra flags for iot-ingest serve (note the =), e.g.
+                            --serve-args="--linger-ms 5 --write-concurrency 32"
+  --out FILE                JSON results file (default bench/results/latest.json)
+  -h, --help                this text`;
+
+interface Options {
+  readonly quick: boolean;
+  readonly scenarios: readonly Scenario[];
+  readonly connections: number;
+  readonly window: number;
+  readonly warmupS: number;
+  readonly durationS: number;
+  readonly idleConnections: number;
+  readonly rate: number;
+  readonly pacedS: number;
+  readonly serveArgs: readonly string[];
+  readonly out: string;
+}
+
+function parseOptions(argv: string[]): Options | undefined {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      quick: { type: 'boolean', default: false },
+      scenarios: { type: 'string' },
+      connections: { type: 'string' },
+      window: { type: 'string' },
+      warmup: { type: 'string' },
+      duration: { type: 'string' },
+      'idle-connections': { type: 'string' },
+      rate: { type: 'string' },
+      paced: { type: 'string' },
+      'serve-args': { type: 'string' },
+      out: { type: 'string' },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  });
+  if (values.help) {
+    process.stdout.write(`${HELP}\n`);
+    return undefined;
+  }
+  const quick = values.quick ?? false;
+  const num = (raw: string | undefined, fallback: number, name: string, min = 0): number => {
+    const n = raw === undefined ? fallback : Number(raw);
+    if (!Number.isFinite(n) || n < min) throw new Error(`--${name} must be a number >= ${min}, got ${raw}`);
+    return n;
+  };
+  const names = values.scenarios?.split(',').map((s) => s.trim()).filter(Boolean);
+  const unknown = names?.filter((n) => !SCENARIOS.some((s) => s.name === n)) ?? [];
+  if (unknown.length > 0) throw new Error(`unknown scenario(s): ${unknown.join(', ')}; known: ${SCENARIOS.map((s) => s.name).join(', ')}`);
+  return {
+    quick,
+    scenarios: names ? SCENARIOS.filter((s) => names.includes(s.name)) : SCENARIOS,
+    connections: Math.floor(num(values.connections, 200, 'connections', 1)),
+    window: Math.floor(num(values.window, 20, 'window', 1)),
+    warmupS: num(values.warmup, quick ? 1 : 3, 'warmup'),
+    durationS: num(values.duration, quick ? 2 : 10, 'duration', 0.5),
+    idleConnections: Math.floor(num(values['idle-connections'], quick ? 200 : 1000, 'idle-connections')),
+    rate: num(values.rate, 500, 'rate'),
+    pacedS: num(values.paced, quick ? 2 : 4, 'paced', 0.5),
+    serveArgs: values['serve-args']?.split(/\s+/).filter(Boolean) ?? [],
+    out: values.out ?? join(REPO_ROOT, 'bench', 'results', 'latest.json'),
+  };
+}
+
+const runStarted = performance.now();
+function progress(scenario: string, text: string): void {
+  const s = Math.round((performance.now() - runStarted) / 1000);
+  process.stderr.write(`[bench ${String(Math.floor(s / 60)).padStart(2, '0')}:${String(s % 60).padStart(2, '0')}] ${scenario}: ${text}\n`);
+}
+
+function assertAlive(target: Target): void {
+  if (target.server.exited()) throw new Error(`${target.server.name} exited during the run:\n${target.server.output()}`);
+  for (const b of target.backends) if (b.exited()) throw new Error(`${b.name} exited during the run:\n${b.output()}`);
+}
+
+function loadArgs(target: Target, connections: number, mode: 'load' | 'idle', opts: Options, prefix: string, rate = 0): string[] {
+  return ['--port', String(target.mqttPort), '--connections', String(connections), '--window', String(opts.window), '--mode', mode, '--prefix', prefix, '--rate', String(rate)];
+}
+
+/** RSS of the server with N idle connections minus its RSS with none, per connection. */
+async function measureIdle(name: string, target: Target, opts: Options): Promise<{ perConnectionKb: number; connectCpuMs: number }> {
+  if (opts.idleConnections === 0) return { perConnectionKb: NaN, connectCpuMs: NaN };
+  await sleep(500);
+  const pid = target.server.pid;
+  const before = rssBytes(pid);
+  const cpuBefore = cpuSeconds(pid);
+  progress(name, `RSS phase: ${opts.idleConnections} idle connections`);
+  const idle = forkBench('load-idle', './load.ts', loadArgs(target, opts.idleConnections, 'idle', opts, 'idle'));
+  try {
+    await waitForMessage(idle.proc, 'connected', 60_000, 'idle connections');
+    const connectCpuMs = ((cpuSeconds(pid) - cpuBefore) * 1000) / opts.idleConnections;
+    await sleep(1000);
+    const after = rssBytes(pid);
+    assertAlive(target);
+    return { perConnectionKb: (after - before) / 1024 / opts.idleConnections, connectCpuMs };
+  } finally {
+    await request(idle.proc, { type: 'stop' }, 'result', 'idle connections').catch(() => undefined);
+    await idle.stop();
+    await sleep(300);
+  }
+}
+
+/** PUBACK latency at a fixed offered rate every scenario can carry (not at saturation). */
+async function measurePaced(name: string, target: Target, opts: Options): Promise<LoadResult | undefined> {
+  if (opts.rate === 0) return undefined;
+  const gen = forkBench('load-paced', './load.ts', loadArgs(target, opts.connections, 'load', opts, 'paced', opts.rate));
+  try {
+    await waitForMessage(gen.proc, 'connected', 60_000, 'paced load generator');
+    progress(name, `paced phase: ${opts.rate} msg/s over ${opts.connections} connections, 1 s warm-up + ${opts.pacedS} s`);
+    gen.proc.send({ type: 'start' });
+    await sleep(1000);
+    gen.proc.send({ type: 'measure' });
+    await sleep(opts.pacedS * 1000);
+    const { result } = await request(gen.proc, { type: 'stop' }, 'result', 'paced load generator');
+    assertAlive(target);
+    return result;
+  } finally {
+    await gen.stop();
+    await sleep(500); // let the server finish what the generator left in flight
+  }
+}
+
+async function sleepWithProgress(name: string, seconds: number, label: string, from = performance.now()): Promise<void> {
+  const end = from + seconds * 1000;
+  while (performance.now() < end) {
+    const left = end - performance.now();
+    await sleep(Math.min(left, 5000));
+    if (performance.now() < end - 100) progress(name, `${label}, ${Math.ceil((end - performance.now()) / 1000)} s left`);
+  }
+}
+
+async function measure(scenario: Scenario, target: Target, opts: Options): Promise<ScenarioFigures> {
+  const name = scenario.name;
+  const idle = await measureIdle(name, target, opts);
+  const paced = await measurePaced(name, target, opts);
+  const rssBase = rssBytes(target.server.pid);
+
+  const gen: Child = forkBench('load', './load.ts', loadArgs(target, opts.connections, 'load', opts, 'bench'));
+  try {
+    const connected = await waitForMessage(gen.proc, 'connected', 60_000, 'load generator');
+    progress(name, `${connected.connections} connections up in ${Math.round(connected.ms)} ms; warm-up ${opts.warmupS} s (window ${opts.window})`);
+    gen.proc.send({ type: 'start' });
+    await sleepWithProgress(name, opts.warmupS, 'warm-up');
+    assertAlive(target);
+
+    const backendPids = target.backends.map((b) => b.pid);
+    const cpu0 = sampleCpu(target.server.pid, backendPids);
+    const machine0 = machineBusySeconds();
+    gen.proc.send({ type: 'measure' });
+    const t0 = performance.now();
+    progress(name, `measuring ${opts.durationS} s`);
+    // A busy server may answer slowly: the measured window runs from t0 whatever it takes.
+    const counters0 = await target.counters();
+    await sleepWithProgress(name, opts.durationS, 'measuring', t0);
+    const cpu1 = sampleCpu(target.server.pid, backendPids);
+    const machine1 = machineBusySeconds();
+    const t1 = performance.now();
+    const rssLoaded = rssBytes(target.server.pid);
+    const [{ result }, counters1] = await Promise.all([request(gen.proc, { type: 'stop' }, 'result', 'load generator'), target.counters()]);
+    assertAlive(target);
+
+    const wallS = (t1 - t0) / 1000;
+    const ackedPerS = result.acked / result.elapsedS;
+    const serverCores = (cpu1.serverS - cpu0.serverS) / wallS;
+    const totalCores = (cpu1.totalS - cpu0.totalS) / wallS;
+    const machineCores = (machine1 - machine0) / wallS;
+    const storedDelta = counters1.stored !== undefined && counters0.stored !== undefined ? counters1.stored - counters0.stored : undefined;
+    const requestsDelta = counters1.requests !== undefined && counters0.requests !== undefined ? counters1.requests - counters0.requests : undefined;
+    const perMillion = (cores: number): number => (ackedPerS > 0 ? (cores / ackedPerS) * 1e6 : NaN);
+    return {
+      kind: 'scenario',
+      scenario: name,
+      ok: true,
+      description: scenario.description,
+      connections: result.connections,
+      window: result.window,
+      measured_s: round(result.elapsedS, 2),
+      acked_per_s: round(ackedPerS, 0),
+      stored_per_s: scenario.stores && storedDelta !== undefined ? round(storedDelta / ((counters1.at - counters0.at) / 1000), 0) : null,
+      server_cpu_s_per_million: round(perMillion(serverCores), 2),
+      total_cpu_s_per_million: round(perMillion(totalCores), 2),
+      server_cpu_cores: round(serverCores, 3),
+      total_cpu_cores: round(totalCores, 3),
+      generator_cpu_cores: round(result.cpuCores, 3),
+      machine_cpu_cores: round(machineCores, 3),
+      other_cpu_cores: round(Math.max(0, machineCores - totalCores - result.cpuCores), 3),
+      dynamodb_requests_per_reading: scenario.stores && storedDelta && requestsDelta !== undefined ? round(requestsDelta / storedDelta, 4) : null,
+      puback_p50_ms: round(result.p50Ms, 2),
+      puback_p90_ms: round(result.p90Ms, 2),
+      puback_p99_ms: round(result.p99Ms, 2),
+      puback_max_ms: round(result.maxMs, 2),
+      paced_rate_per_s: paced ? opts.rate : null,
+      paced_acked_per_s: paced ? round(paced.acked / paced.elapsedS, 0) : null,
+      paced_puback_p50_ms: paced ? round(paced.p50Ms, 2) : null,
+      paced_puback_p99_ms: paced ? round(paced.p99Ms, 2) : null,
+      paced_skipped: paced ? paced.skipped : null,
+      idle_connections: opts.idleConnections,
+      rss_per_connection_kb: round(idle.perConnectionKb, 2),
+      rss_base_mb: round(rssBase / 1048576, 1),
+      rss_loaded_mb: round(rssLoaded / 1048576, 1),
+      connect_cpu_ms: round(idle.connectCpuMs, 3),
+      disconnects: result.disconnects,
+      eventloop_lag_p99_ms: counters1.eventLoopLagP99Ms === undefined ? null : round(counters1.eventLoopLagP99Ms, 1),
+    };
+  } finally {
+    await gen.stop();
+  }
+}
+
+function round(n: number, digits: number): number {
+  const f = 10 ** digits;
+  return Number.isFinite(n) ? Math.round(n * f) / f : NaN;
+}
+
+function gitRevision(): string {
+  try {
+    const rev = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: REPO_ROOT, encoding: 'utf8' }).trim();
+    const dirty = execFileSync('git', ['status', '--porcelain', '--untracked-files=no'], { cwd: REPO_ROOT, encoding: 'utf8' }).trim() !== '';
+    return dirty ? `${rev}-dirty` : rev;
+  } catch {
+    return 'unknown';
+  }
+}
+
+async function main(): Promise<number> {
+  let opts: Options | undefined;
+  try {
+    opts = parseOptions(process.argv.slice(2));
+  } catch (err) {
+    process.stderr.write(`bench: ${(err as Error).message}\nRun "npm run bench -- --help" for the options.\n`);
+    return 2;
+  }
+  if (!opts) return 0;
+  const dataRoot = mkdtempSync(join(tmpdir(), 'iot-ingest-bench-'));
+  installCleanup(() => rmSync(dataRoot, { recursive: true, force: true }));
+  const meta = {
+    kind: 'meta' as const,
+    date: new Date().toISOString(),
+    revision: gitRevision(),
+    node: process.version,
+    cpus: cpus().length,
+    cpu_model: cpus()[0]?.model ?? 'unknown',
+    quick: opts.quick,
+    connections: opts.connections,
+    window: opts.window,
+    warmup_s: opts.warmupS,
+    duration_s: opts.durationS,
+    idle_connections: opts.idleConnections,
+    paced_rate_per_s: opts.rate,
+    paced_s: opts.pacedS,
+    serve_args: opts.serveArgs,
+  };
+  progress('run', `${opts.scenarios.length} scenarios, ${opts.connections} connections x ${opts.window} in flight, ${opts.warmupS} s warm-up + ${opts.durationS} s measured each`);
+  const results: ScenarioResult[] = [];
+  try {
+    for (const scenario of opts.scenarios) {
+      const dataDir = join(dataRoot, scenario.name);
+      mkdirSync(dataDir, { recursive: true });
+      progress(scenario.name, 'starting');
+      let target: Target | undefined;
+      try {
+        target = await scenario.start({ dataDir, serveArgs: opts.serveArgs });
+        progress(scenario.name, `ready (server pid ${target.server.pid}, MQTT port ${target.mqttPort})`);
+        const figures = await measure(scenario, target, opts);
+        results.push(figures);
+        process.stdout.write(`${JSON.stringify(figures)}\n`);
+      } catch (err) {
+        const failure = { kind: 'scenario' as const, scenario: scenario.name, ok: false as const, error: (err as Error).message };
+        results.push(failure);
+        process.stdout.write(`${JSON.stringify(failure)}\n`);
+        progress(scenario.name, `FAILED: ${(err as Error).message}`);
+      } finally {
+        progress(scenario.name, 'stopping');
+        await target?.stop();
+        await stopAll(); // anything of this scenario still running
+      }
+    }
+  } finally {
+    await stopAll();
+    rmSync(dataRoot, { recursive: true, force: true });
+  }
+
+  const ratios = computeRatios(results);
+  process.stdout.write(`${JSON.stringify({ kind: 'ratios', ratios: Object.fromEntries(ratios.map((r) => [r.name, r.value === null ? null : round(r.value, 3)])) })}\n`);
+  const title =
+    `iot-ingest bench ${meta.revision} · ${meta.date} · node ${meta.node} · ${meta.cpus} x ${meta.cpu_model}\n` +
+    `${opts.connections} connections x ${opts.window} QoS 1 in flight, ${opts.warmupS} s warm-up + ${opts.durationS} s measured; ` +
+    `paced phase ${opts.rate} msg/s; RSS/conn from ${opts.idleConnections} idle connections${opts.quick ? ' (--quick: smoke figures only)' : ''}`;
+  process.stdout.write(`\n${title}\n\n${formatTable(results, ratios)}\n`);
+  mkdirSync(join(opts.out, '..'), { recursive: true });
+  writeFileSync(opts.out, `${JSON.stringify({ meta, scenarios: results, ratios }, null, 2)}\n`);
+  progress('run', `done; JSON written to ${opts.out}`);
+  return results.every((r) => r.ok) ? 0 : 1;
+}
+
+try {
+  process.exitCode = await main();
+} catch (err) {
+  process.stderr.write(`bench: ${(err as Error).stack ?? String(err)}\n`);
+  await stopAll();
+  process.exitCode = 1;
+}
