@@ -20,6 +20,8 @@ import type { EmbeddedDynamo } from './storage/embedded.ts';
 import { deadLetterTableSpec, ensureTable, telemetryTableSpec } from './storage/tables.ts';
 import { createDynamoTelemetryStore } from './storage/telemetry-store.ts';
 import type { TelemetryStore } from './storage/telemetry-store.ts';
+import { classifyError } from './storage/errors.ts';
+import { computeBackoffMs } from './ingest/backoff.ts';
 
 export const VERSION = '0.1.0';
 
@@ -71,8 +73,11 @@ export async function startService(config: ServeConfig, deps: ServiceDeps): Prom
     });
     const ttlAttribute = config.retentionDays === undefined ? undefined : 'expiresAt';
     const tableLog = log.child({ component: 'tables' });
-    await ensureTable(clients.client, telemetryTableSpec(config.tableName), { create: config.createTable, ttlAttribute, log: tableLog });
-    await ensureTable(clients.client, deadLetterTableSpec(config.dlqTableName), { create: config.createTable, ttlAttribute, log: tableLog });
+    // DynamoDB may come up after the service (compose, a restarting endpoint): wait for it, not ready meanwhile.
+    await untilReachable(tableLog, async () => {
+      await ensureTable(clients.client, telemetryTableSpec(config.tableName), { create: config.createTable, ttlAttribute, log: tableLog });
+      await ensureTable(clients.client, deadLetterTableSpec(config.dlqTableName), { create: config.createTable, ttlAttribute, log: tableLog });
+    });
 
     const store = deps.store ?? createDynamoTelemetryStore(clients.doc, config.tableName);
     const writer = new BatchWriter(store, metrics, { retentionDays: config.retentionDays, writeTimeoutMs: config.writeTimeoutMs }, log.child({ component: 'writer' }));
@@ -149,5 +154,20 @@ export async function startService(config: ServeConfig, deps: ServiceDeps): Prom
     clients.destroy();
     await embedded?.stop();
     throw err;
+  }
+}
+
+/** Runs `step` until it succeeds, retrying (with backoff) only errors that waiting can cure. */
+async function untilReachable(log: Logger, step: () => Promise<void>): Promise<void> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      await step();
+      return;
+    } catch (err) {
+      if (!classifyError(err).retriable) throw err;
+      const delayMs = computeBackoffMs(attempt, { baseMs: 200, capMs: 5_000 }) + 100;
+      log.warn({ err, attempt, retryInMs: delayMs }, 'DynamoDB not reachable yet; /readyz stays 503 until it is');
+      await new Promise((resolve) => setTimeout(resolve, delayMs));
+    }
   }
 }

@@ -4,6 +4,7 @@
 import { connectAsync } from 'mqtt';
 import type { MqttClient } from 'mqtt';
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
+import { DescribeTimeToLiveCommand } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startDynalite, startDynamoDbLocal, waitFor } from './helpers/dynamo-servers.ts';
 import type { DynamoServer } from './helpers/dynamo-servers.ts';
@@ -122,5 +123,23 @@ describe.each(servers)('ingestion into %s', (_name, startServer) => {
     expect(((await bad.json()) as { problems: string[] }).problems.join(' ')).toMatch(/limit.*from|from.*limit/s);
     expect((await fetch(`${svc.httpUrl}/readyz`)).status).toBe(200);
     expect((await fetch(`${svc.httpUrl}/healthz`)).status).toBe(200);
+  });
+
+  it('with a retention period writes expiresAt and points the table TTL at it where the server supports it', async () => {
+    const retained = await startTestService(server.endpoint, { retentionDays: 30 });
+    try {
+      const c = await connectAsync(retained.mqttUrl, { clientId: 'ttl-dev', reconnectPeriod: 0 });
+      const ts = Date.now() - 2_000;
+      await c.publishAsync('devices/ttl-dev/telemetry', JSON.stringify({ ts, v: 1 }), { qos: 1 });
+      await c.endAsync();
+      const item = (await retained.clients.doc.send(new GetCommand({ TableName: retained.config.tableName, Key: { deviceId: 'ttl-dev', ts } }))).Item;
+      expect(item?.expiresAt).toBe(Math.floor(ts / 1000) + 30 * 86_400);
+      if (server.kind === 'dynamodb-local') {
+        const ttl = await retained.clients.client.send(new DescribeTimeToLiveCommand({ TableName: retained.config.tableName }));
+        expect(ttl.TimeToLiveDescription).toMatchObject({ TimeToLiveStatus: 'ENABLED', AttributeName: 'expiresAt' });
+      }
+    } finally {
+      await retained.stop();
+    }
   });
 });
