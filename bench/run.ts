@@ -138,15 +138,18 @@ async function measureIdle(name: string, target: Target, opts: Options): Promise
   }
 }
 
+/** Long enough for cold SDK code paths (first requests are slow) not to leave a backlog. */
+const PACED_WARMUP_S = 2;
+
 /** PUBACK latency at a fixed offered rate every scenario can carry (not at saturation). */
 async function measurePaced(name: string, target: Target, opts: Options): Promise<LoadResult | undefined> {
   if (opts.rate === 0) return undefined;
   const gen = forkBench('load-paced', './load.ts', loadArgs(target, opts.connections, 'load', opts, 'paced', opts.rate));
   try {
     await waitForMessage(gen.proc, 'connected', 60_000, 'paced load generator');
-    progress(name, `paced phase: ${opts.rate} msg/s over ${opts.connections} connections, 1 s warm-up + ${opts.pacedS} s`);
+    progress(name, `paced phase: ${opts.rate} msg/s over ${opts.connections} connections, ${PACED_WARMUP_S} s warm-up + ${opts.pacedS} s`);
     gen.proc.send({ type: 'start' });
-    await sleep(1000);
+    await sleep(PACED_WARMUP_S * 1000);
     gen.proc.send({ type: 'measure' });
     await sleep(opts.pacedS * 1000);
     const { result } = await request(gen.proc, { type: 'stop' }, 'result', 'paced load generator');
@@ -167,10 +170,44 @@ async function sleepWithProgress(name: string, seconds: number, label: string, f
   }
 }
 
+type PacedFigures = 'paced_rate_per_s' | 'paced_acked_per_s' | 'paced_puback_p50_ms' | 'paced_puback_p99_ms' | 'paced_skipped';
+
+/** Waits until the server's stored counter stops moving (what the last generator left in flight). */
+async function quiesce(target: Target): Promise<void> {
+  const deadline = performance.now() + 15_000;
+  let last = (await target.counters()).stored;
+  while (performance.now() < deadline) {
+    await sleep(300);
+    const now = (await target.counters()).stored;
+    if (now === last) return;
+    last = now;
+  }
+}
+
+/** RSS phase, then saturation, then (everything warm, backlog drained) the paced phase. */
 async function measure(scenario: Scenario, target: Target, opts: Options): Promise<ScenarioFigures> {
   const name = scenario.name;
   const idle = await measureIdle(name, target, opts);
+  const saturated = await measureSaturation(scenario, target, opts, idle);
+  await quiesce(target);
   const paced = await measurePaced(name, target, opts);
+  return {
+    ...saturated,
+    paced_rate_per_s: paced ? opts.rate : null,
+    paced_acked_per_s: paced ? round(paced.acked / paced.elapsedS, 0) : null,
+    paced_puback_p50_ms: paced ? round(paced.p50Ms, 2) : null,
+    paced_puback_p99_ms: paced ? round(paced.p99Ms, 2) : null,
+    paced_skipped: paced ? paced.skipped : null,
+  };
+}
+
+async function measureSaturation(
+  scenario: Scenario,
+  target: Target,
+  opts: Options,
+  idle: { perConnectionKb: number; connectCpuMs: number },
+): Promise<Omit<ScenarioFigures, PacedFigures>> {
+  const name = scenario.name;
   const rssBase = rssBytes(target.server.pid);
 
   const gen: Child = forkBench('load', './load.ts', loadArgs(target, opts.connections, 'load', opts, 'bench'));
@@ -227,11 +264,6 @@ async function measure(scenario: Scenario, target: Target, opts: Options): Promi
       puback_p90_ms: round(result.p90Ms, 2),
       puback_p99_ms: round(result.p99Ms, 2),
       puback_max_ms: round(result.maxMs, 2),
-      paced_rate_per_s: paced ? opts.rate : null,
-      paced_acked_per_s: paced ? round(paced.acked / paced.elapsedS, 0) : null,
-      paced_puback_p50_ms: paced ? round(paced.p50Ms, 2) : null,
-      paced_puback_p99_ms: paced ? round(paced.p99Ms, 2) : null,
-      paced_skipped: paced ? paced.skipped : null,
       idle_connections: opts.idleConnections,
       rss_per_connection_kb: round(idle.perConnectionKb, 2),
       rss_base_mb: round(rssBase / 1048576, 1),
