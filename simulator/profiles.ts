@@ -9,13 +9,9 @@ import { clamp, gaussian, integer, pick, round, uniform } from './prng.ts';
 export const PROFILE_NAMES = ['thermostat', 'air-quality', 'vibration', 'gps'] as const;
 export type ProfileName = (typeof PROFILE_NAMES)[number];
 
-export type AttributeValue =
-  | number
-  | string
-  | boolean
-  | null
-  | AttributeValue[]
-  | { [name: string]: AttributeValue };
+import type { AttributeValue } from '../src/ingest/reading.ts';
+
+export type { AttributeValue };
 export type Attributes = Record<string, AttributeValue>;
 
 export interface ProfileGenerator {

@@ -1,24 +1,15 @@
 // Start-up and storage lifecycle: readiness follows DynamoDB's reachability, the embedded default
 // keeps its data under the data directory across restarts, and retention writes expiresAt.
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connectAsync } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startDynalite, waitFor } from './helpers/dynamo-servers.ts';
+import { findFreePort, startDynalite, waitFor } from './helpers/dynamo-servers.ts';
 import type { DynamoServer } from './helpers/dynamo-servers.ts';
 import { startFaultProxy } from './helpers/fault-proxy.ts';
 import { spawnService, startTestService } from './helpers/service.ts';
 
-async function freePort(): Promise<number> {
-  const srv = createServer();
-  await new Promise<void>((resolve) => srv.listen(0, '127.0.0.1', () => resolve()));
-  const { port } = srv.address() as AddressInfo;
-  await new Promise<void>((resolve) => srv.close(() => resolve()));
-  return port;
-}
 
 describe('lifecycle', () => {
   let dynamo: DynamoServer;
@@ -35,7 +26,7 @@ describe('lifecycle', () => {
   it('answers /healthz but not /readyz until DynamoDB is reachable, then becomes ready', async () => {
     const proxy = await startFaultProxy(dynamo.endpoint);
     proxy.setFaults({ outage: true });
-    const httpPort = await freePort();
+    const httpPort = await findFreePort();
     const starting = startTestService(proxy.endpoint, { httpPort });
     try {
       const http = `http://127.0.0.1:${httpPort}`;

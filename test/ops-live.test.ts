@@ -15,6 +15,7 @@ import { connectAsync } from 'mqtt';
 import type { MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEAD_LETTER_REASONS, INVALID_REASONS } from '../src/ingest/reading.ts';
+import { mulberry32 } from '../simulator/prng.ts';
 import { startDynalite, waitFor } from './helpers/dynamo-servers.ts';
 import type { DynamoServer } from './helpers/dynamo-servers.ts';
 import { startFaultProxy } from './helpers/fault-proxy.ts';
@@ -58,17 +59,6 @@ const NOT_MOVING: readonly { readonly name: string; readonly labels: Readonly<Re
   ...DEAD_LETTER_REASONS.filter((r) => !(r in SENT_INVALID) && r !== 'rejected_by_store').map((reason) => ({ name: 'iot_ingest_dead_lettered_total', labels: { reason } })),
 ];
 
-/** A seeded PRNG (mulberry32) for the fault proxy, so a run injects the same faults each time. */
-function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** An MQTT 3.1.1 CONNECT packet (clean session, no credentials), for raw-socket misbehaviour. */
 function connectPacket(clientId: string, keepaliveSeconds: number): Buffer {
@@ -131,7 +121,7 @@ describe('operators view against a live service', () => {
 
   beforeAll(async () => {
     dynamo = await startDynalite();
-    proxy = await startFaultProxy(dynamo.endpoint, { random: seeded(4) });
+    proxy = await startFaultProxy(dynamo.endpoint, { random: mulberry32(4) });
     svc = await startTestService(proxy.endpoint, {
       maxQueuedReadings: MAX_QUEUED_READINGS,
       maxReadingsPerMessage: READINGS_PER_HELD_MESSAGE,

@@ -15,6 +15,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { decodeTelemetry } from '../src/ingest/decode.ts';
 import { runSimulate } from '../simulator/cli.ts';
 import { EXIT_CODES } from '../simulator/exitCodes.ts';
+import { findFreePort } from './helpers/dynamo-servers.ts';
 import type { Summary } from '../simulator/summary.ts';
 
 const TELEMETRY = /^devices\/([^/]+)\/telemetry$/;
@@ -134,13 +135,6 @@ function withoutTs(received: Map<string, string[]>): Record<string, unknown> {
   return Object.fromEntries([...received].map(([id, payloads]) => [id, payloads.map((p) => readingsOf(p).map((r) => ({ ...r, ts: 0 })))]));
 }
 
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
 
 describe('simulator fleet against aedes', () => {
   it('runs --count readings per device, QoS 1, batched, all acknowledged, unique ts per device', async () => {
@@ -225,7 +219,7 @@ describe('simulator fleet against aedes', () => {
   });
 
   it('exits 5 when no device can connect', async () => {
-    const port = await freePort();
+    const port = await findFreePort();
     const run = await simulate(['--url', `mqtt://127.0.0.1:${port}`, '-n', '3', '-d', '5', '--quiet']);
     expect(run.code).toBe(EXIT_CODES.CONNECTION_FAILED);
     expect(run.summary.outcome).toBe('connection-failed');

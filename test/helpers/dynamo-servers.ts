@@ -218,7 +218,8 @@ async function stopChild(child: ChildProcess): Promise<void> {
   if (child.connected) child.disconnect();
 }
 
-function findFreePort(): Promise<number> {
+/** A TCP port that was free a moment ago on 127.0.0.1 (for servers that cannot listen on port 0). */
+export function findFreePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();
     server.unref();

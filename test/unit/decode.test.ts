@@ -5,6 +5,7 @@ import { decodeTelemetry } from '../../src/ingest/decode.ts';
 import type { DecodeLimits, DecodeResult } from '../../src/ingest/decode.ts';
 import { INVALID_REASONS } from '../../src/ingest/reading.ts';
 import type { AttributeValue, InvalidReason, Reading } from '../../src/ingest/reading.ts';
+import { mulberry32 } from '../../simulator/prng.ts';
 
 const NOW = Date.parse('2024-11-24T20:26:40.123Z'); // 1732480000123
 const DEVICE = 'sensor-1';
@@ -263,17 +264,6 @@ describe('decodeTelemetry: every invalid reason', () => {
 
 // ---- property test: random valid readings round-trip ------------------------------------------
 
-/** mulberry32: a tiny seeded PRNG, so that a failure can be replayed from its seed. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const NAME_CHARS = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_';
 const STRING_CHARS = ['a', 'Z', '0', ' ', '"', '\\', '\n', 'é', '東', '🌡', '\u0000', '{', '}'];
@@ -334,7 +324,7 @@ class Gen {
 describe('decodeTelemetry: property — random valid readings round-trip', () => {
   it('decoded attributes deep-equal the input, ts survives every form, sizeBytes > 0', () => {
     for (let seed = 1; seed <= 300; seed++) {
-      const g = new Gen(prng(seed));
+      const g = new Gen(mulberry32(seed));
       const count = g.int(1, 5);
       const expected: { ts: number; attributes: Record<string, AttributeValue> }[] = [];
       const entries: unknown[] = [];
@@ -361,7 +351,7 @@ describe('decodeTelemetry: property — random valid readings round-trip', () =>
 
   it('sizeBytes grows with the payload: adding an attribute or lengthening a string never shrinks it', () => {
     for (let seed = 1000; seed < 1200; seed++) {
-      const g = new Gen(prng(seed));
+      const g = new Gen(mulberry32(seed));
       const attributes = g.attributes();
       const base = ok({ ts: NOW, ...attributes })[0] as Reading;
       const extraName = `x${g.name()}`.slice(0, 64);
@@ -378,7 +368,7 @@ describe('decodeTelemetry: property — random valid readings round-trip', () =>
 
   it('the estimate covers the JSON size of the attributes within a small constant factor', () => {
     for (let seed = 2000; seed < 2200; seed++) {
-      const g = new Gen(prng(seed));
+      const g = new Gen(mulberry32(seed));
       const attributes = g.attributes();
       const r = ok(attributes)[0] as Reading;
       const jsonBytes = Buffer.byteLength(JSON.stringify(attributes));
