@@ -2,7 +2,7 @@
 // flags and env vars as `serve`. With no endpoint they talk to the embedded server of a running
 // `iot-ingest serve` on this machine (127.0.0.1:<embedded port>); --no-embedded means AWS itself.
 import { z } from 'zod';
-import { loadConfig } from '../config/load.ts';
+import { formatSettingsHelp, loadConfig } from '../config/load.ts';
 import { SERVE_SETTINGS, int } from '../config/schema.ts';
 import type { SettingSpec } from '../config/schema.ts';
 
@@ -47,6 +47,12 @@ export function parseCommand<T extends z.ZodRawShape>(
   };
 }
 
-export function connectionHelp(): string {
-  return CONNECTION_SETTINGS.map((s) => `  ${(s.kind === 'boolean' ? `--[no-]${s.flag}` : `--${s.flag} <value>`).padEnd(30)} ${s.env.padEnd(24)} ${s.help}`).join('\n');
+/** Help lines for a command's own settings followed by the shared connection settings. */
+export function commandSettingsHelp(own: readonly SettingSpec[] = []): string {
+  return [
+    formatSettingsHelp([...own, ...CONNECTION_SETTINGS], {}),
+    '',
+    'With no endpoint this talks to the embedded DynamoDB-API server of an `iot-ingest serve` running',
+    'on this machine (127.0.0.1:<embedded port>); --no-embedded talks to AWS (region + default credentials).',
+  ].join('\n');
 }

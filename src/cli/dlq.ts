@@ -8,7 +8,7 @@ import { CliError } from '../errors.ts';
 import type { SettingSpec } from '../config/schema.ts';
 import type { DeadLetterRecord } from '../ingest/dead-letter.ts';
 import { createDynamoClients } from '../storage/client.ts';
-import { connectionHelp, parseCommand } from './connection.ts';
+import { commandSettingsHelp, parseCommand } from './connection.ts';
 import { int } from '../config/schema.ts';
 
 const SETTINGS: SettingSpec[] = [
@@ -27,7 +27,7 @@ export async function runDlq(argv: string[], io: { stdout: NodeJS.WritableStream
   });
   const action = parsed.positionals[0];
   if (parsed.help || action === undefined) {
-    io.stdout.write(`Usage: iot-ingest dlq <list|replay> [options]\n\n  list     print dead-lettered records as JSON lines (payload decoded when it is text)\n  replay   publish each record's original payload again to its topic (QoS 1), delete it once acknowledged\n\n${SETTINGS.map((s) => `  --${s.flag.padEnd(28)} ${s.help}`).join('\n')}\n${connectionHelp()}\n`);
+    io.stdout.write(`Usage: iot-ingest dlq <list|replay> [options]\n\n  list     print dead-lettered records as JSON lines (payload decoded when it is text)\n  replay   publish each record's original payload again to its topic (QoS 1), delete it once acknowledged\n\n${commandSettingsHelp(SETTINGS)}\n`);
     return parsed.help ? 0 : 2;
   }
   if (action !== 'list' && action !== 'replay') throw new CliError('CONFIG_INVALID', `unknown action "${action}": use list or replay`);

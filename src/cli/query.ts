@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { createDynamoClients } from '../storage/client.ts';
 import { parseTime, queryReadings } from '../storage/readings-query.ts';
 import type { SettingSpec } from '../config/schema.ts';
-import { connectionHelp, parseCommand } from './connection.ts';
+import { commandSettingsHelp, parseCommand } from './connection.ts';
 import { int } from '../config/schema.ts';
 
 const SETTINGS: SettingSpec[] = [
@@ -23,7 +23,7 @@ export async function runQuery(argv: string[], io: { stdout: NodeJS.WritableStre
     desc: z.union([z.boolean(), z.enum(['true', 'false'])]).transform((v) => v === true || v === 'true').default(false),
   });
   if (parsed.help) {
-    io.stdout.write(`Usage: iot-ingest query <deviceId> [options]\n\nPrints the device's readings as JSON lines.\n\n${SETTINGS.map((s) => `  --${s.flag.padEnd(28)} ${s.help}`).join('\n')}\n${connectionHelp()}\n`);
+    io.stdout.write(`Usage: iot-ingest query <deviceId> [options]\n\nPrints the device's readings as JSON lines.\n\n${commandSettingsHelp(SETTINGS)}\n`);
     return 0;
   }
   const deviceId = parsed.positionals[0];

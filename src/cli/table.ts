@@ -7,7 +7,7 @@ import type { SettingSpec } from '../config/schema.ts';
 import { SERVE_SETTINGS, int } from '../config/schema.ts';
 import { createDynamoClients } from '../storage/client.ts';
 import { deadLetterTableSpec, ensureTable, telemetryTableSpec } from '../storage/tables.ts';
-import { connectionHelp, parseCommand } from './connection.ts';
+import { commandSettingsHelp, parseCommand } from './connection.ts';
 
 const SETTINGS: SettingSpec[] = SERVE_SETTINGS.filter((s) => s.key === 'retentionDays');
 
@@ -15,7 +15,7 @@ export async function runTable(argv: string[], io: { stdout: NodeJS.WritableStre
   const parsed = parseCommand(argv, io.env, SETTINGS, { retentionDays: int(z.number().positive()).optional() });
   const action = parsed.positionals[0];
   if (parsed.help || action === undefined) {
-    io.stdout.write(`Usage: iot-ingest table <create|describe> [options]\n\n  create     create the telemetry and dead-letter tables when missing (on-demand), TTL on expiresAt with --retention-days\n  describe   print both tables' status, key schema, item count and TTL\n\n  --retention-days <n>           enable TTL on expiresAt\n${connectionHelp()}\n`);
+    io.stdout.write(`Usage: iot-ingest table <create|describe> [options]\n\n  create     create the telemetry and dead-letter tables when missing (on-demand), TTL on expiresAt with --retention-days\n  describe   print both tables' status, key schema, item count and TTL\n\n${commandSettingsHelp(SETTINGS)}\n`);
     return parsed.help ? 0 : 2;
   }
   const { conn, options } = parsed;
