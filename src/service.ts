@@ -20,6 +20,8 @@ import type { EmbeddedDynamo } from './storage/embedded.ts';
 import { deadLetterTableSpec, ensureTable, telemetryTableSpec } from './storage/tables.ts';
 import { createDynamoTelemetryStore } from './storage/telemetry-store.ts';
 import type { TelemetryStore } from './storage/telemetry-store.ts';
+import { createThreadedTelemetryStore } from './storage/worker-store.ts';
+import type { ThreadedTelemetryStore } from './storage/worker-store.ts';
 import { classifyError } from './storage/errors.ts';
 import { computeBackoffMs } from './ingest/backoff.ts';
 
@@ -57,10 +59,9 @@ export async function startService(config: ServeConfig, deps: ServiceDeps): Prom
     embedded = await startEmbeddedDynamo({ port: config.embeddedPort, dataDir: config.dataDir, log: log.child({ component: 'embedded-dynamodb' }) });
     endpoint = embedded.endpoint;
   }
-  const clients = createDynamoClients(
-    { endpoint, region: config.region, maxSockets: config.writeConcurrency + 8, requestTimeoutMs: config.requestTimeoutMs },
-    deps.env ?? {},
-  );
+  const connection = { endpoint, region: config.region, maxSockets: config.writeConcurrency + 8, requestTimeoutMs: config.requestTimeoutMs };
+  const clients = createDynamoClients(connection, deps.env ?? {});
+  let threadedStore: ThreadedTelemetryStore | undefined;
   try {
     http = await startHttp({
       host: config.httpHost,
@@ -79,7 +80,8 @@ export async function startService(config: ServeConfig, deps: ServiceDeps): Prom
       await ensureTable(clients.client, deadLetterTableSpec(config.dlqTableName), { create: config.createTable, ttlAttribute, log: tableLog });
     });
 
-    const store = deps.store ?? createDynamoTelemetryStore(clients.doc, config.tableName);
+    if (!deps.store && config.writerThread) threadedStore = createThreadedTelemetryStore(connection, config.tableName, deps.env ?? {});
+    const store = deps.store ?? threadedStore ?? createDynamoTelemetryStore(clients.doc, config.tableName);
     const writer = new BatchWriter(store, metrics, { retentionDays: config.retentionDays, writeTimeoutMs: config.writeTimeoutMs }, log.child({ component: 'writer' }));
     const deadLetter = new DeadLetterWriter(clients.doc, config.dlqTableName, config.retentionDays, metrics, log.child({ component: 'dead-letter' }));
     // A reading DynamoDB refuses is dead-lettered on its own: the payload is that reading as JSON
@@ -136,6 +138,7 @@ export async function startService(config: ServeConfig, deps: ServiceDeps): Prom
       await new Promise((resolve) => setImmediate(resolve));
       await runningBroker.close('shutdown');
       await runningHttp.close();
+      await threadedStore?.close();
       clients.destroy();
       await embedded?.stop();
       log.info({ ms: Date.now() - started, flushed }, 'iot-ingest stopped');
@@ -151,6 +154,7 @@ export async function startService(config: ServeConfig, deps: ServiceDeps): Prom
   } catch (err) {
     await broker?.close('shutdown');
     await http?.close();
+    await threadedStore?.close();
     clients.destroy();
     await embedded?.stop();
     throw err;

@@ -11,23 +11,26 @@ import type { DynamoServer } from './helpers/dynamo-servers.ts';
 import { metricValue, scanAll, scrape, startTestService } from './helpers/service.ts';
 import type { TestService } from './helpers/service.ts';
 
-const servers: [string, () => Promise<DynamoServer>][] = [
-  ['dynalite', () => startDynalite()],
-  ['DynamoDB Local', () => startDynamoDbLocal()],
+// The writer runs the DynamoDB client on a worker thread by default; the same-thread store is
+// covered too.
+const servers: [string, () => Promise<DynamoServer>, { writerThread: boolean }][] = [
+  ['dynalite', () => startDynalite(), { writerThread: true }],
+  ['DynamoDB Local', () => startDynamoDbLocal(), { writerThread: true }],
+  ['dynalite, writer on the main thread', () => startDynalite(), { writerThread: false }],
 ];
 
 async function device(url: string, id: string): Promise<MqttClient> {
   return connectAsync(url, { clientId: id, reconnectPeriod: 0, clean: true });
 }
 
-describe.each(servers)('ingestion into %s', (_name, startServer) => {
+describe.each(servers)('ingestion into %s', (_name, startServer, overrides) => {
   let server: DynamoServer;
   let svc: TestService;
   const clients: MqttClient[] = [];
 
   beforeAll(async () => {
     server = await startServer();
-    svc = await startTestService(server.endpoint);
+    svc = await startTestService(server.endpoint, overrides);
   });
   afterAll(async () => {
     await Promise.all(clients.map((c) => c.endAsync(true)));
