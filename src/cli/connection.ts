@@ -3,20 +3,23 @@
 // `iot-ingest serve` on this machine (127.0.0.1:<embedded port>); --no-embedded means AWS itself.
 import { z } from 'zod';
 import { formatSettingsHelp, loadConfig } from '../config/load.ts';
-import { SERVE_SETTINGS, int } from '../config/schema.ts';
+import { SERVE_SETTINGS, int, serveConfigSchema } from '../config/schema.ts';
 import type { SettingSpec } from '../config/schema.ts';
 
 const CONNECTION_KEYS = ['dynamodbEndpoint', 'embedded', 'embeddedPort', 'region', 'tableName', 'dlqTableName'];
 export const CONNECTION_SETTINGS: readonly SettingSpec[] = SERVE_SETTINGS.filter((s) => CONNECTION_KEYS.includes(s.key));
 
+/** The serve schema's connection settings, so that a value means the same to every command. */
 export function connectionSchema<T extends z.ZodRawShape>(extra: T) {
+  const serve = serveConfigSchema.shape;
   return z.object({
-    dynamodbEndpoint: z.url({ protocol: /^https?$/ }).optional(),
-    embedded: z.union([z.boolean(), z.enum(['true', 'false'])]).transform((v) => v === true || v === 'true').default(true),
+    dynamodbEndpoint: serve.dynamodbEndpoint,
+    embedded: serve.embedded,
+    // A tool connects to a running server, so port 0 ("pick one") makes no sense here.
     embeddedPort: int(z.number().min(1).max(65535)).default(4567),
-    region: z.string().min(1).default('us-east-1'),
-    tableName: z.string().min(3).default('telemetry'),
-    dlqTableName: z.string().min(3).default('telemetry_dlq'),
+    region: serve.region,
+    tableName: serve.tableName,
+    dlqTableName: serve.dlqTableName,
     ...extra,
   });
 }

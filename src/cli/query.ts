@@ -5,7 +5,7 @@ import { createDynamoClients } from '../storage/client.ts';
 import { parseTime, queryReadings } from '../storage/readings-query.ts';
 import type { SettingSpec } from '../config/schema.ts';
 import { commandSettingsHelp, parseCommand } from './connection.ts';
-import { int } from '../config/schema.ts';
+import { bool, int } from '../config/schema.ts';
 
 const SETTINGS: SettingSpec[] = [
   { key: 'from', flag: 'from', env: 'QUERY_FROM', kind: 'string', help: 'Start, epoch ms or ISO-8601 (default: 24 h ago).' },
@@ -20,7 +20,7 @@ export async function runQuery(argv: string[], io: { stdout: NodeJS.WritableStre
     from: time.optional(),
     to: time.optional(),
     limit: int(z.number().min(1).max(1_000_000)).default(100),
-    desc: z.union([z.boolean(), z.enum(['true', 'false'])]).transform((v) => v === true || v === 'true').default(false),
+    desc: bool.default(false),
   });
   if (parsed.help) {
     io.stdout.write(`Usage: iot-ingest query <deviceId> [options]\n\nPrints the device's readings as JSON lines.\n\n${commandSettingsHelp(SETTINGS)}\n`);

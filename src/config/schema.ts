@@ -16,7 +16,8 @@ export function int(n: z.ZodNumber = z.number()): z.ZodType<number, unknown> {
 }
 const port = int(z.number().min(0).max(65535));
 const positiveInt = int(z.number().positive());
-const bool = z.union([z.boolean(), z.enum(['true', 'false', '1', '0', 'yes', 'no'])]).transform(
+/** Booleans from env vars and flags: true/false, 1/0, yes/no. */
+export const bool = z.union([z.boolean(), z.enum(['true', 'false', '1', '0', 'yes', 'no'])]).transform(
   (v) => v === true || v === 'true' || v === '1' || v === 'yes',
 );
 
