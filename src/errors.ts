@@ -11,6 +11,10 @@ export const ERROR_CODES = [
   'STORE_REJECTED',
   'STORE_FAILED',
   'SHUTTING_DOWN',
+  'DEVICE_EXISTS',
+  'DEVICE_NOT_FOUND',
+  'DEVICE_REVOKED',
+  'AUTH_FAILED',
 ] as const;
 export type ErrorCode = (typeof ERROR_CODES)[number];
 

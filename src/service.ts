@@ -4,9 +4,15 @@ import type { Logger } from 'pino';
 import { startBroker } from './broker/server.ts';
 import type { RunningBroker } from './broker/server.ts';
 import { createPublishHook } from './broker/publish-hook.ts';
+import { createBrokerSecurity } from './broker/security.ts';
+import type { BrokerSecurity } from './broker/security.ts';
 import { telemetryTopic } from './broker/topic.ts';
+import { bindHosts, isLoopback } from './config/schema.ts';
 import type { ServeConfig } from './config/schema.ts';
+import { createHttpGuard, resolveApiToken } from './http/auth.ts';
 import { startHttp } from './http/server.ts';
+import { devicesTableSpec } from './identity/device-record.ts';
+import { DeviceRegistry } from './identity/registry.ts';
 import type { RunningHttp } from './http/server.ts';
 import { Batcher } from './ingest/batcher.ts';
 import { DeadLetterWriter } from './ingest/dead-letter.ts';
@@ -53,6 +59,12 @@ export async function startService(config: ServeConfig, deps: ServiceDeps): Prom
   let embedded: EmbeddedDynamo | undefined;
   let http: RunningHttp | undefined;
   let broker: RunningBroker | undefined;
+  let security: BrokerSecurity | undefined;
+  const hosts = bindHosts(config);
+  const apiToken = resolveApiToken(config);
+  if (config.allowAnonymousRemote && ((config.auth === 'none' && !isLoopback(hosts.mqttHost)) || (apiToken === undefined && !isLoopback(hosts.httpHost)))) {
+    log.warn({ mqttHost: hosts.mqttHost, httpHost: hosts.httpHost, auth: config.auth, apiToken: apiToken !== undefined }, '--allow-anonymous-remote: listeners without credentials accept clients from the network (anyone who can reach them may publish as any device or read the API)');
+  }
 
   let endpoint = config.dynamodbEndpoint;
   if (endpoint === undefined && config.embedded) {
@@ -64,9 +76,10 @@ export async function startService(config: ServeConfig, deps: ServiceDeps): Prom
   let threadedStore: ThreadedTelemetryStore | undefined;
   try {
     http = await startHttp({
-      host: config.httpHost,
+      host: hosts.httpHost,
       port: config.httpPort,
       registry: metrics.registry,
+      guard: createHttpGuard(apiToken, config.metricsAuth, metrics.registry),
       isReady: () => ready,
       doc: clients.doc,
       tableName: config.tableName,
@@ -78,7 +91,10 @@ export async function startService(config: ServeConfig, deps: ServiceDeps): Prom
     await untilReachable(tableLog, async () => {
       await ensureTable(clients.client, telemetryTableSpec(config.tableName), { create: config.createTable, ttlAttribute, log: tableLog });
       await ensureTable(clients.client, deadLetterTableSpec(config.dlqTableName), { create: config.createTable, ttlAttribute, log: tableLog });
+      await ensureTable(clients.client, devicesTableSpec(config.devicesTableName), { create: config.createTable, log: tableLog });
     });
+    security = createBrokerSecurity(config, { registry: new DeviceRegistry(clients.doc, config.devicesTableName), promRegistry: metrics.registry, log: log.child({ component: 'auth' }) });
+    const brokerSecurity = security;
 
     if (!deps.store && config.writerThread) threadedStore = createThreadedTelemetryStore(connection, config.tableName, deps.env ?? {});
     const store = deps.store ?? threadedStore ?? createDynamoTelemetryStore(clients.doc, config.tableName);
@@ -107,15 +123,18 @@ export async function startService(config: ServeConfig, deps: ServiceDeps): Prom
       metrics.ready.set(ready ? 1 : 0);
     });
     broker = await startBroker({
-      host: config.mqttHost,
+      host: hosts.mqttHost,
       port: config.mqttPort,
       metrics,
       log: log.child({ component: 'broker' }),
+      authenticate: brokerSecurity.authenticate,
+      authorizeSubscribe: brokerSecurity.authorizeSubscribe,
       authorizePublish: (markDisconnectReason) =>
-        createPublishHook({ ackMode: config.ackMode, limits: config, batcher, deadLetter, metrics, markDisconnectReason }),
+        createPublishHook({ ackMode: config.ackMode, limits: config, batcher, deadLetter, metrics, markDisconnectReason, onDenied: brokerSecurity.onPublishDenied }),
     });
+    brokerSecurity.attach(broker.aedes, broker.markDisconnectReason);
     ready = true;
-    log.info({ mqttPort: broker.port, httpPort: http.port, dynamodbEndpoint: endpoint ?? 'aws', table: config.tableName, ackMode: config.ackMode }, 'iot-ingest ready');
+    log.info({ mqttPort: broker.port, httpPort: http.port, mqttHost: hosts.mqttHost, httpHost: hosts.httpHost, auth: config.auth, dynamodbEndpoint: endpoint ?? 'aws', table: config.tableName, ackMode: config.ackMode }, 'iot-ingest ready');
 
     const runningBroker = broker;
     const runningHttp = http;
@@ -124,6 +143,7 @@ export async function startService(config: ServeConfig, deps: ServiceDeps): Prom
       ready = false;
       const started = Date.now();
       await runningBroker.stopAccepting();
+      brokerSecurity.stop();
       const drained = batcher.drain().then(() => true);
       const timedOut = new Promise<false>((resolve) => setTimeout(() => resolve(false), config.shutdownTimeoutMs).unref());
       const flushed = await Promise.race([drained, timedOut]);
@@ -152,6 +172,7 @@ export async function startService(config: ServeConfig, deps: ServiceDeps): Prom
       stop: () => (stopping ??= stop()),
     };
   } catch (err) {
+    security?.stop();
     await broker?.close('shutdown');
     await http?.close();
     await threadedStore?.close();

@@ -1,7 +1,10 @@
-// aedes' authorizePublish hook: the door of the pipeline. It checks the topic, decodes the payload,
-// queues the readings and decides when the PUBACK may leave. aedes writes the PUBACK only after this
-// callback, so holding it is how durable acks and backpressure work: while a callback is held,
-// aedes does not read further from that socket.
+// aedes' authorizePublish hook: the door of the pipeline, as named steps:
+//   checkTopic -> (telemetry) decodeOrDeadLetter -> enqueue -> releaseAck
+// checkTopic asks the identity's topic rights (acl.ts): a refused PUBLISH closes the connection;
+// command responses (devices) and commands (applications) are passed through to aedes, which
+// delivers them to subscribers; telemetry goes down the pipeline. aedes writes the PUBACK only
+// after this callback, so holding it is how durable acks and backpressure work: while a callback
+// is held, aedes does not read further from that socket.
 import type { Client, PublishPacket } from 'aedes';
 import { IngestError } from '../errors.ts';
 import type { AckMode } from '../config/schema.ts';
@@ -10,7 +13,9 @@ import type { DeadLetterWriter } from '../ingest/dead-letter.ts';
 import { decodeTelemetry } from '../ingest/decode.ts';
 import type { DecodeLimits } from '../ingest/decode.ts';
 import type { Metrics } from '../metrics/registry.ts';
-import { parseTelemetryTopic } from './topic.ts';
+import { identityOf, mayPublish } from './acl.ts';
+import type { PublishDecision } from './acl.ts';
+import type { AclReason } from './auth-metrics.ts';
 
 export type PublishCallback = (error?: Error | null) => void;
 export type AuthorizePublish = (client: Client | null, packet: PublishPacket, callback: PublishCallback) => void;
@@ -23,6 +28,8 @@ export interface PublishHookDeps {
   readonly metrics: Metrics;
   /** Marks why a client is about to be disconnected (for the disconnect metric). */
   readonly markDisconnectReason: (client: Client, reason: 'forbidden' | 'overloaded' | 'store_failed' | 'shutdown') => void;
+  /** Counts and logs a PUBLISH the identity may not make (the connection is then closed). */
+  readonly onDenied?: (client: Client, topic: string, reason: AclReason) => void;
   readonly now?: () => number;
 }
 
@@ -31,50 +38,56 @@ export function createPublishHook(deps: PublishHookDeps): AuthorizePublish {
   const now = deps.now ?? Date.now;
   const durable = deps.ackMode === 'durable';
 
-  return function authorizePublish(client, packet, callback) {
-    // Packets the broker publishes itself ($SYS heartbeats, wills) are not telemetry.
-    if (client === null) return callback(null);
-    const deviceId = parseTelemetryTopic(packet.topic);
-    if (deviceId === undefined) {
-      metrics.messagesReceivedTotal.inc({ result: 'forbidden' });
-      deps.markDisconnectReason(client, 'forbidden');
-      return callback(new IngestError('TOPIC_FORBIDDEN', `publishing to "${packet.topic}" is not allowed; use devices/{deviceId}/telemetry`));
-    }
-    packet.retain = false; // readings go to DynamoDB, never to the broker's retained store
-    const receivedAt = now();
-    const payload = typeof packet.payload === 'string' ? Buffer.from(packet.payload) : packet.payload;
-    metrics.receivedBytesTotal.inc(payload.byteLength);
+  /** The identity's right to this topic; undefined (and the callback answered) when refused. */
+  function checkTopic(client: Client, packet: PublishPacket, callback: PublishCallback): PublishDecision & { allowed: true } | undefined {
+    const identity = identityOf(client);
+    const decision: PublishDecision | { allowed: false; reason: 'no_identity' } = identity ? mayPublish(identity, packet.topic) : { allowed: false, reason: 'no_identity' };
+    if (decision.allowed) return decision;
+    metrics.messagesReceivedTotal.inc({ result: 'forbidden' });
+    deps.onDenied?.(client, packet.topic, decision.reason);
+    deps.markDisconnectReason(client, 'forbidden');
+    callback(new IngestError('TOPIC_FORBIDDEN', `publishing to "${packet.topic}" is not allowed for this client (${decision.reason}); a device publishes to devices/{its id}/telemetry`));
+    return undefined;
+  }
+
+  /** Releases the PUBACK (or closes the connection with `err`), with the held-publish accounting. */
+  function releaseAck(packet: PublishPacket, receivedAt: number, callback: PublishCallback): (err: Error | null) => void {
     const acked = packet.qos > 0;
     metrics.heldPublishes.inc();
-    const release = (err: Error | null): void => {
+    return (err) => {
       metrics.heldPublishes.dec();
       if (acked && err === null) metrics.pubackLatencySeconds.observe((now() - receivedAt) / 1000);
       callback(err);
     };
+  }
 
+  /** Decodes the payload; an invalid one is dead-lettered and acknowledged. Returns the readings, or undefined. */
+  function decodeOrDeadLetter(client: Client, packet: PublishPacket, payload: Buffer, deviceId: string, receivedAt: number, release: (err: Error | null) => void) {
     const decoded = decodeTelemetry(payload, deviceId, receivedAt, limits);
-    if (!decoded.ok) {
-      metrics.messagesReceivedTotal.inc({ result: 'invalid' });
-      metrics.invalidMessagesTotal.inc({ reason: decoded.reason });
-      const written = deadLetter.write({
-        deviceId,
-        topic: packet.topic,
-        clientId: client.id,
-        reason: decoded.reason,
-        errorMessage: decoded.message,
-        payload,
-        receivedAt,
-        qos: packet.qos,
-      });
-      // Acknowledged either way, so a device does not resend a poison message forever.
-      if (durable && acked) void written.then(() => release(null));
-      else release(null);
-      return;
-    }
+    if (decoded.ok) return decoded.readings;
+    metrics.messagesReceivedTotal.inc({ result: 'invalid' });
+    metrics.invalidMessagesTotal.inc({ reason: decoded.reason });
+    const written = deadLetter.write({
+      deviceId,
+      topic: packet.topic,
+      clientId: client.id,
+      reason: decoded.reason,
+      errorMessage: decoded.message,
+      payload,
+      receivedAt,
+      qos: packet.qos,
+    });
+    // Acknowledged either way, so a device does not resend a poison message forever.
+    if (durable && packet.qos > 0) void written.then(() => release(null));
+    else release(null);
+    return undefined;
+  }
 
-    batcher.submit(decoded.readings, { clientId: client.id, qos: packet.qos }).then(
+  /** Queues the readings; the PUBACK leaves once they are stored (durable) or queued (received). */
+  function enqueue(client: Client, packet: PublishPacket, readings: Parameters<Batcher['submit']>[0], release: (err: Error | null) => void): void {
+    batcher.submit(readings, { clientId: client.id, qos: packet.qos }).then(
       (submission) => {
-        const holdUntilStored = durable && acked;
+        const holdUntilStored = durable && packet.qos > 0;
         if (!holdUntilStored) release(null);
         submission.stored.then(
           () => {
@@ -97,5 +110,21 @@ export function createPublishHook(deps: PublishHookDeps): AuthorizePublish {
         release(err);
       },
     );
+  }
+
+  return function authorizePublish(client, packet, callback) {
+    // Packets the broker publishes itself ($SYS heartbeats, wills, commands) are not checked here.
+    if (client === null) return callback(null);
+    const decision = checkTopic(client, packet, callback);
+    if (decision === undefined) return;
+    // Command responses and commands go on to aedes and its subscribers.
+    if (decision.kind !== 'telemetry') return callback(null);
+    packet.retain = false; // readings go to DynamoDB, never to the broker's retained store
+    const receivedAt = now();
+    const payload = typeof packet.payload === 'string' ? Buffer.from(packet.payload) : packet.payload;
+    metrics.receivedBytesTotal.inc(payload.byteLength);
+    const release = releaseAck(packet, receivedAt, callback);
+    const readings = decodeOrDeadLetter(client, packet, payload, decision.deviceId, receivedAt, release);
+    if (readings !== undefined) enqueue(client, packet, readings, release);
   };
 }

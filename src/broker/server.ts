@@ -6,7 +6,9 @@ import { Aedes } from 'aedes';
 import type { Client } from 'aedes';
 import type { Logger } from 'pino';
 import type { DisconnectReason, Metrics } from '../metrics/registry.ts';
+import type { AuthenticateHook } from './auth.ts';
 import type { AuthorizePublish } from './publish-hook.ts';
+import type { AuthorizeSubscribe } from './subscribe-hook.ts';
 
 export interface BrokerOptions {
   readonly host: string;
@@ -15,11 +17,17 @@ export interface BrokerOptions {
   readonly log: Logger;
   /** Built with `markDisconnectReason` from this module's return value. */
   readonly authorizePublish: (mark: (client: Client, reason: DisconnectReason) => void) => AuthorizePublish;
+  /** Who a CONNECT is (auth.ts); without it every CONNECT is accepted with no identity. */
+  readonly authenticate?: AuthenticateHook;
+  /** Which SUBSCRIBE filters are granted (subscribe-hook.ts); without it every filter gets 0x80. */
+  readonly authorizeSubscribe?: AuthorizeSubscribe;
 }
 
 export interface RunningBroker {
   readonly port: number;
   readonly aedes: Aedes;
+  /** Marks why a client is about to be disconnected (the first reason wins). */
+  markDisconnectReason(client: Client, reason: DisconnectReason): void;
   /** Stops accepting connections (existing ones keep being served). */
   stopAccepting(): Promise<void>;
   /** Closes every client connection and the broker. */
@@ -36,8 +44,8 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
     // Device ids are up to 128 characters and devices commonly use them as client ids.
     maxClientsIdLength: 128,
     authorizePublish: options.authorizePublish(mark),
-    // Devices get nothing from subscribing, and nothing of one device may leak to another.
-    authorizeSubscribe: (_client, _sub, callback) => callback(new Error('subscriptions are not offered by this service')),
+    ...(options.authenticate ? { authenticate: options.authenticate } : {}),
+    authorizeSubscribe: options.authorizeSubscribe ?? ((_client, _sub, callback) => callback(null, null)),
   });
   aedes.on('client', () => {
     metrics.connectsTotal.inc();
@@ -79,6 +87,7 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
   return {
     port,
     aedes,
+    markDisconnectReason: mark,
     stopAccepting: async () => {
       // server.close() resolves only once every socket is gone; do not wait for that here.
       void stopAccepting();

@@ -21,7 +21,7 @@ export function loadConfig<S extends z.ZodType>(
 ): LoadedConfig<z.infer<S>> {
   const options: NonNullable<ParseOptions> = { help: { type: 'boolean', short: 'h' } };
   for (const s of settings) {
-    options[s.flag] = { type: s.kind };
+    options[s.flag] = s.multiple ? { type: s.kind, multiple: true } : { type: s.kind };
     if (s.kind === 'boolean') options[`no-${s.flag}`] = { type: 'boolean' };
   }
   let parsed: ReturnType<typeof parseArgs>;
@@ -30,7 +30,7 @@ export function loadConfig<S extends z.ZodType>(
   } catch (err) {
     throw new CliError('CONFIG_INVALID', `${(err as Error).message} (see --help)`, { cause: err });
   }
-  const values = parsed.values as Record<string, string | boolean | undefined>;
+  const values = parsed.values as Record<string, string | boolean | string[] | undefined>;
   const raw: Record<string, unknown> = {};
   const origin: Record<string, string> = {};
   for (const s of settings) {

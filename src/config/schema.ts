@@ -2,6 +2,16 @@
 // help text. Environment variables and flags are both parsed through it (defaults < env < flags).
 import { z } from 'zod';
 
+export const AUTH_MODES = ['none', 'password', 'mtls'] as const;
+export type AuthMode = (typeof AUTH_MODES)[number];
+
+/** NAME:SECRET application credentials, from repeated flags or a comma-separated env var. */
+const applicationCredential = z.string().regex(/^[A-Za-z0-9_.-]{1,64}:.{8,}$/, 'must be NAME:SECRET (name 1-64 chars of [A-Za-z0-9_.-], secret at least 8 chars)');
+const applicationList = z.preprocess(
+  (v) => (typeof v === 'string' ? v.split(',').map((x) => x.trim()).filter(Boolean) : v),
+  z.array(applicationCredential),
+);
+
 export const ACK_MODES = ['durable', 'received'] as const;
 export type AckMode = (typeof ACK_MODES)[number];
 
@@ -28,14 +38,31 @@ export interface SettingSpec {
   readonly kind: 'string' | 'boolean';
   readonly help: string;
   readonly secret?: boolean;
+  /** The flag may be repeated (values collected in a list); the env var holds a comma-separated list. */
+  readonly multiple?: boolean;
 }
 
 /** Every setting: its config key, CLI flag, env var and help line (schema below gives types/defaults). */
 export const SERVE_SETTINGS: readonly SettingSpec[] = [
-  { key: 'mqttHost', flag: 'mqtt-host', env: 'MQTT_HOST', kind: 'string', help: 'Address the MQTT listener binds.' },
+  { key: 'mqttHost', flag: 'mqtt-host', env: 'MQTT_HOST', kind: 'string', help: 'Address the MQTT listener binds. Default: 127.0.0.1 with --auth none (unless --allow-anonymous-remote), else 0.0.0.0.' },
   { key: 'mqttPort', flag: 'mqtt-port', env: 'MQTT_PORT', kind: 'string', help: 'MQTT TCP port (0 = pick a free one).' },
-  { key: 'httpHost', flag: 'http-host', env: 'HTTP_HOST', kind: 'string', help: 'Address the HTTP listener binds.' },
+  { key: 'httpHost', flag: 'http-host', env: 'HTTP_HOST', kind: 'string', help: 'Address the HTTP listener binds. Default: 127.0.0.1 without an API token (unless --allow-anonymous-remote), else 0.0.0.0.' },
   { key: 'httpPort', flag: 'http-port', env: 'HTTP_PORT', kind: 'string', help: 'HTTP port for /metrics, /healthz, /readyz and the read API (0 = pick).' },
+  { key: 'auth', flag: 'auth', env: 'MQTT_AUTH', kind: 'string', help: 'How MQTT clients are identified: none (client id = device id), password (username = device id, password = its secret) or mtls (client certificate).' },
+  { key: 'allowAnonymousRemote', flag: 'allow-anonymous-remote', env: 'ALLOW_ANONYMOUS_REMOTE', kind: 'boolean', help: 'Let listeners without credentials (MQTT with --auth none, HTTP without --api-token) bind beyond loopback.' },
+  { key: 'applications', flag: 'application', env: 'MQTT_APPLICATIONS', kind: 'string', multiple: true, secret: true, help: 'Application credential NAME:SECRET (repeatable; env: comma-separated). An application may subscribe to telemetry and publish commands.' },
+  { key: 'applicationsFile', flag: 'applications-file', env: 'MQTT_APPLICATIONS_FILE', kind: 'string', help: 'File of application credentials, one NAME:SECRET per line (# comments).' },
+  { key: 'devicesTableName', flag: 'devices-table', env: 'DEVICES_TABLE_NAME', kind: 'string', help: 'Device registry table (deviceId HASH): status, secret hashes, attributes.' },
+  { key: 'authCacheTtlMs', flag: 'auth-cache-ttl-ms', env: 'AUTH_CACHE_TTL_MS', kind: 'string', help: 'How long a device record is trusted before it is read again; also the period of the sweep that closes revoked devices\' connections.' },
+  { key: 'authCacheMaxEntries', flag: 'auth-cache-max-entries', env: 'AUTH_CACHE_MAX_ENTRIES', kind: 'string', help: 'Device records and verified secrets kept in memory (each an LRU).' },
+  { key: 'authMaxPendingHashChecks', flag: 'auth-max-pending-hash-checks', env: 'AUTH_MAX_PENDING_HASH_CHECKS', kind: 'string', help: 'scrypt checks queued at most; beyond it CONNECTs are refused (server unavailable) until the queue shrinks.' },
+  { key: 'authFailuresBeforeLockout', flag: 'auth-failures-before-lockout', env: 'AUTH_FAILURES_BEFORE_LOCKOUT', kind: 'string', help: 'Failed authentications from one source address before it is locked out.' },
+  { key: 'authLockoutBaseMs', flag: 'auth-lockout-base-ms', env: 'AUTH_LOCKOUT_BASE_MS', kind: 'string', help: 'First lock-out; each further failure doubles it.' },
+  { key: 'authLockoutMaxMs', flag: 'auth-lockout-max-ms', env: 'AUTH_LOCKOUT_MAX_MS', kind: 'string', help: 'Longest lock-out; a source quiet this long starts again from zero failures.' },
+  { key: 'takeoverIntervalMs', flag: 'takeover-interval-ms', env: 'TAKEOVER_INTERVAL_MS', kind: 'string', help: 'Shortest time between two session takeovers of one client id (a second CONNECT with a live id).' },
+  { key: 'apiToken', flag: 'api-token', env: 'API_TOKEN', kind: 'string', secret: true, help: 'Bearer token the read API and admin endpoints require (/healthz, /readyz stay open).' },
+  { key: 'apiTokenFile', flag: 'api-token-file', env: 'API_TOKEN_FILE', kind: 'string', help: 'File holding the API bearer token (instead of --api-token).' },
+  { key: 'metricsAuth', flag: 'metrics-auth', env: 'METRICS_AUTH', kind: 'boolean', help: 'Require the API token on /metrics too.' },
   { key: 'dynamodbEndpoint', flag: 'dynamodb-endpoint', env: 'DYNAMODB_ENDPOINT', kind: 'string', help: 'DynamoDB-API endpoint (DynamoDB Local, LocalStack). Unset: embedded server, or AWS with --no-embedded.' },
   { key: 'embedded', flag: 'embedded', env: 'EMBEDDED_DYNAMODB', kind: 'boolean', help: 'Start the embedded DynamoDB-API server (dynalite) when no endpoint is set. --no-embedded uses AWS.' },
   { key: 'embeddedPort', flag: 'embedded-port', env: 'EMBEDDED_DYNAMODB_PORT', kind: 'string', help: 'Port of the embedded DynamoDB-API server (0 = pick).' },
@@ -67,10 +94,25 @@ export const SERVE_SETTINGS: readonly SettingSpec[] = [
 
 export const serveConfigSchema = z
   .object({
-    mqttHost: z.string().min(1).default('0.0.0.0'),
+    mqttHost: z.string().min(1).optional(),
     mqttPort: port.default(1883),
-    httpHost: z.string().min(1).default('0.0.0.0'),
+    httpHost: z.string().min(1).optional(),
     httpPort: port.default(9464),
+    auth: z.enum(AUTH_MODES).default('none'),
+    allowAnonymousRemote: bool.default(false),
+    applications: applicationList.default([]),
+    applicationsFile: z.string().min(1).optional(),
+    devicesTableName: z.string().regex(/^[A-Za-z0-9_.-]{3,255}$/, 'must be 3-255 chars of [A-Za-z0-9_.-]').default('devices'),
+    authCacheTtlMs: int(z.number().min(100).max(3_600_000)).default(5_000),
+    authCacheMaxEntries: int(z.number().min(100).max(10_000_000)).default(100_000),
+    authMaxPendingHashChecks: int(z.number().min(1).max(1_000_000)).default(10_000),
+    authFailuresBeforeLockout: int(z.number().min(1).max(1_000_000)).default(10),
+    authLockoutBaseMs: int(z.number().min(1).max(86_400_000)).default(1_000),
+    authLockoutMaxMs: int(z.number().min(1).max(86_400_000)).default(300_000),
+    takeoverIntervalMs: int(z.number().min(0).max(3_600_000)).default(1_000),
+    apiToken: z.string().min(16, 'must be at least 16 characters').optional(),
+    apiTokenFile: z.string().min(1).optional(),
+    metricsAuth: bool.default(false),
     dynamodbEndpoint: z.url({ protocol: /^https?$/ }).optional(),
     embedded: bool.default(true),
     embeddedPort: port.default(4567),
@@ -106,9 +148,49 @@ export const serveConfigSchema = z
     if (c.maxPayloadBytes * 2 > c.maxQueuedBytes) {
       ctx.addIssue({ code: 'custom', path: ['maxQueuedBytes'], message: `must be at least twice maxPayloadBytes (${c.maxPayloadBytes})` });
     }
+    checkExposure(c, ctx);
     if (c.tableName === c.dlqTableName) {
       ctx.addIssue({ code: 'custom', path: ['dlqTableName'], message: 'must differ from the telemetry table' });
     }
   });
 
 export type ServeConfig = z.infer<typeof serveConfigSchema>;
+
+/** Whether `host` is a loopback address (only this machine can reach a listener bound to it). */
+export function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
+}
+
+interface ExposureSettings {
+  readonly auth: AuthMode;
+  readonly allowAnonymousRemote: boolean;
+  readonly mqttHost?: string | undefined;
+  readonly httpHost?: string | undefined;
+  readonly apiToken?: string | undefined;
+  readonly apiTokenFile?: string | undefined;
+  readonly metricsAuth: boolean;
+  readonly authLockoutBaseMs: number;
+  readonly authLockoutMaxMs: number;
+}
+
+/** Safe defaults: nothing without credentials listens beyond loopback unless the operator says so. */
+function checkExposure(c: ExposureSettings, ctx: z.RefinementCtx): void {
+  const hasToken = c.apiToken !== undefined || c.apiTokenFile !== undefined;
+  if (c.auth === 'none' && !c.allowAnonymousRemote && c.mqttHost !== undefined && !isLoopback(c.mqttHost)) {
+    ctx.addIssue({ code: 'custom', path: ['mqttHost'], message: 'with --auth none the MQTT listener binds to loopback only: use --auth password (or mtls), or --allow-anonymous-remote to accept anonymous clients from the network' });
+  }
+  if (!hasToken && !c.allowAnonymousRemote && c.httpHost !== undefined && !isLoopback(c.httpHost)) {
+    ctx.addIssue({ code: 'custom', path: ['httpHost'], message: 'without an API token the HTTP listener binds to loopback only: set --api-token (or --api-token-file), or --allow-anonymous-remote' });
+  }
+  if (c.apiToken !== undefined && c.apiTokenFile !== undefined) ctx.addIssue({ code: 'custom', path: ['apiTokenFile'], message: 'give the API token once: --api-token or --api-token-file, not both' });
+  if (c.metricsAuth && !hasToken) ctx.addIssue({ code: 'custom', path: ['metricsAuth'], message: 'needs an API token (--api-token or --api-token-file)' });
+  if (c.authLockoutBaseMs > c.authLockoutMaxMs) ctx.addIssue({ code: 'custom', path: ['authLockoutBaseMs'], message: `must be <= authLockoutMaxMs (${c.authLockoutMaxMs})` });
+}
+
+/** The addresses the listeners bind: loopback unless credentials are required or remote anonymous access is allowed. */
+export function bindHosts(c: ExposureSettings): { mqttHost: string; httpHost: string } {
+  const anyHost = '0.0.0.0';
+  const mqttOpen = c.auth !== 'none' || c.allowAnonymousRemote;
+  const httpOpen = c.apiToken !== undefined || c.apiTokenFile !== undefined || c.allowAnonymousRemote;
+  return { mqttHost: c.mqttHost ?? (mqttOpen ? anyHost : '127.0.0.1'), httpHost: c.httpHost ?? (httpOpen ? anyHost : '127.0.0.1') };
+}

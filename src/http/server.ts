@@ -8,6 +8,7 @@ import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import { parseTelemetryTopic, telemetryTopic } from '../broker/topic.ts';
 import { parseTime, queryReadings } from '../storage/readings-query.ts';
+import type { HttpGuard } from './auth.ts';
 
 export interface HttpOptions {
   readonly host: string;
@@ -17,6 +18,8 @@ export interface HttpOptions {
   readonly doc: DynamoDBDocumentClient;
   readonly tableName: string;
   readonly log: Logger;
+  /** Bearer-token check (auth.ts); undefined: no token configured. */
+  readonly guard?: HttpGuard;
 }
 
 export interface RunningHttp {
@@ -53,6 +56,11 @@ export async function startHttp(options: HttpOptions): Promise<RunningHttp> {
 async function handle(o: HttpOptions, req: IncomingMessage, res: ServerResponse): Promise<void> {
   const url = new URL(req.url ?? '/', 'http://localhost');
   if (req.method !== 'GET' && req.method !== 'HEAD') return send(res, 405, { error: 'METHOD_NOT_ALLOWED' });
+  const auth = o.guard?.(req, url.pathname) ?? 'ok';
+  if (auth !== 'ok') {
+    res.setHeader('www-authenticate', 'Bearer realm="iot-ingest"');
+    return send(res, 401, { error: 'UNAUTHORIZED', message: auth === 'missing' ? 'send Authorization: Bearer <API token>' : 'wrong API token' });
+  }
   if (url.pathname === '/metrics') {
     const body = await o.registry.metrics();
     res.writeHead(200, { 'content-type': o.registry.contentType });
