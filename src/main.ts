@@ -12,6 +12,7 @@ Commands:
   query      read a device's readings back from the table
   table      create or describe the tables
   dlq        list or replay dead-lettered messages
+  devices    the device registry: add, list, show, revoke, rotate, import
 
 Run "iot-ingest <command> --help" for a command's options.`;
 
@@ -26,6 +27,7 @@ const commands: Record<string, Command> = {
   query: async (argv) => (await import('./cli/query.ts')).runQuery(argv, { stdout: process.stdout, env: process.env }),
   table: async (argv) => (await import('./cli/table.ts')).runTable(argv, { stdout: process.stdout, env: process.env }),
   dlq: async (argv) => (await import('./cli/dlq.ts')).runDlq(argv, { stdout: process.stdout, env: process.env }),
+  devices: async (argv) => (await import('./cli/devices.ts')).runDevices(argv, { stdout: process.stdout, stderr: process.stderr, env: process.env }),
 };
 
 async function serve(argv: string[]): Promise<number> {

@@ -3,7 +3,9 @@
 // - records: deviceId -> its registry record (or "no such device"), bounded LRU, short TTL. Misses
 //   arriving in the same turn of the event loop are read together (BatchGetItem, 100 per request)
 //   and concurrent misses of one id share one read. The TTL bounds how long this process can act on
-//   a stale record: a revocation done elsewhere is seen by new CONNECTs within `ttlMs`.
+//   a stale record: a revocation done elsewhere is seen by new CONNECTs within `ttlMs`. At most
+//   MAX_READS_IN_FLIGHT reads run at once; misses arriving meanwhile wait and go in the next batch,
+//   so an idle cache reads at once and a storm reads in large batches.
 // - verified: digest(deviceId, stored hash, presented secret) -> whether they matched, bounded LRU.
 //   No TTL: the stored hash is part of the key, so a rotation or a new secret misses by itself.
 //   The secret itself is never kept; scrypt runs on the libuv pool with a bounded queue.
@@ -34,6 +36,7 @@ interface Entry {
 }
 
 const BATCH_GET_KEYS = 100;
+const MAX_READS_IN_FLIGHT = 2;
 
 export class CredentialCache {
   private readonly records: LRUCache<string, Entry>;
@@ -41,6 +44,7 @@ export class CredentialCache {
   private readonly inflight = new Map<string, Promise<DeviceRecord | undefined>>();
   private queued = new Map<string, { resolve: (r: DeviceRecord | undefined) => void; reject: (e: unknown) => void }[]>();
   private flushScheduled = false;
+  private readsInFlight = 0;
   private pendingHashes = 0;
   private readonly now: () => number;
 
@@ -68,10 +72,7 @@ export class CredentialCache {
       const waiters = this.queued.get(deviceId) ?? [];
       waiters.push({ resolve, reject });
       this.queued.set(deviceId, waiters);
-      if (!this.flushScheduled) {
-        this.flushScheduled = true;
-        setImmediate(() => void this.flush());
-      }
+      this.scheduleFlush();
     });
     this.inflight.set(deviceId, read);
     const done = (): void => {
@@ -117,11 +118,18 @@ export class CredentialCache {
     return found;
   }
 
+  private scheduleFlush(): void {
+    if (this.flushScheduled || this.queued.size === 0 || this.readsInFlight >= MAX_READS_IN_FLIGHT) return;
+    this.flushScheduled = true;
+    setImmediate(() => void this.flush());
+  }
+
   private async flush(): Promise<void> {
     const batch = this.queued;
     this.queued = new Map();
     this.flushScheduled = false;
     const ids = [...batch.keys()];
+    this.readsInFlight++;
     try {
       const found = await this.read(ids);
       for (const id of ids) {
@@ -131,6 +139,9 @@ export class CredentialCache {
       }
     } catch (err) {
       for (const waiters of batch.values()) for (const w of waiters) w.reject(err);
+    } finally {
+      this.readsInFlight--;
+      this.scheduleFlush();
     }
   }
 
