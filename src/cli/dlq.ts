@@ -3,6 +3,7 @@
 // back; a message that is still invalid is dead-lettered anew by the service.
 import { DeleteCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { connectAsync } from 'mqtt';
+import type { MqttClient } from 'mqtt';
 import { z } from 'zod';
 import { CliError } from '../errors.ts';
 import type { SettingSpec } from '../config/schema.ts';
@@ -55,16 +56,27 @@ export async function runDlq(argv: string[], io: { stdout: NodeJS.WritableStream
       }
       return 0;
     }
-    const client = await connectAsync(options.url, { clientId: `iot-ingest-dlq-replay-${process.pid}`, clean: true, reconnectPeriod: 0 });
+    // A device may publish only as itself, so each record is replayed under its device's client id
+    // (works with --auth none; with password auth the devices' secrets would be needed).
+    const connections = new Map<string, MqttClient>();
+    const connectionFor = async (deviceId: string): Promise<MqttClient> => {
+      let client = connections.get(deviceId);
+      if (!client) {
+        client = await connectAsync(options.url, { clientId: deviceId, clean: true, reconnectPeriod: 0 });
+        connections.set(deviceId, client);
+      }
+      return client;
+    };
     let replayed = 0;
     try {
       for (const r of chosen) {
+        const client = await connectionFor(r.deviceId);
         await client.publishAsync(r.topic, Buffer.from(r.base64OriginalPayload, 'base64'), { qos: 1 });
         await clients.doc.send(new DeleteCommand({ TableName: conn.dlqTableName, Key: { id: r.id } }));
         replayed++;
       }
     } finally {
-      await client.endAsync();
+      await Promise.all([...connections.values()].map((c) => c.endAsync()));
       io.stdout.write(`replayed ${replayed} of ${chosen.length} record(s) into ${options.url}\n`);
     }
     return replayed === chosen.length ? 0 : 1;
