@@ -40,7 +40,7 @@ describe('devices CLI', () => {
   });
 
   it('add prints the secret once; the device connects with it and its readings are stored; add again is one line, exit 1', async () => {
-    const added = await runCli(['devices', 'add', 'cli-1', '--attributes', 'model=t1000', 'site=lab', '--json', ...conn]);
+    const added = await runCli(['devices', 'add', 'cli-1', '--attributes', 'model=t1000', '--attributes', 'site=lab', '--json', ...conn]);
     expect(added.code).toBe(0);
     const { deviceId, secret } = JSON.parse(added.stdout) as { deviceId: string; secret: string };
     expect(deviceId).toBe('cli-1');

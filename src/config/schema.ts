@@ -38,8 +38,10 @@ export interface SettingSpec {
   readonly kind: 'string' | 'boolean';
   readonly help: string;
   readonly secret?: boolean;
-  /** The flag may be repeated (values collected in a list); the env var holds a comma-separated list. */
-  readonly multiple?: boolean;
+  /** Placeholder in --help (default VALUE), e.g. N, URL, MS. */
+  readonly value?: string;
+  /** A string setting that may be given several times (flag repeated, or comma-separated env). */
+  readonly repeatable?: boolean;
 }
 
 /** Every setting: its config key, CLI flag, env var and help line (schema below gives types/defaults). */
@@ -50,7 +52,7 @@ export const SERVE_SETTINGS: readonly SettingSpec[] = [
   { key: 'httpPort', flag: 'http-port', env: 'HTTP_PORT', kind: 'string', help: 'HTTP port for /metrics, /healthz, /readyz and the read API (0 = pick).' },
   { key: 'auth', flag: 'auth', env: 'MQTT_AUTH', kind: 'string', help: 'How MQTT clients are identified: none (client id = device id), password (username = device id, password = its secret) or mtls (client certificate).' },
   { key: 'allowAnonymousRemote', flag: 'allow-anonymous-remote', env: 'ALLOW_ANONYMOUS_REMOTE', kind: 'boolean', help: 'Let listeners without credentials (MQTT with --auth none, HTTP without --api-token) bind beyond loopback.' },
-  { key: 'applications', flag: 'application', env: 'MQTT_APPLICATIONS', kind: 'string', multiple: true, secret: true, help: 'Application credential NAME:SECRET (repeatable; env: comma-separated). An application may subscribe to telemetry and publish commands.' },
+  { key: 'applications', flag: 'application', env: 'MQTT_APPLICATIONS', kind: 'string', repeatable: true, secret: true, help: 'Application credential NAME:SECRET (repeatable; env: comma-separated). An application may subscribe to telemetry and publish commands.' },
   { key: 'applicationsFile', flag: 'applications-file', env: 'MQTT_APPLICATIONS_FILE', kind: 'string', help: 'File of application credentials, one NAME:SECRET per line (# comments).' },
   { key: 'devicesTableName', flag: 'devices-table', env: 'DEVICES_TABLE_NAME', kind: 'string', help: 'Device registry table (deviceId HASH): status, secret hashes, attributes.' },
   { key: 'authCacheTtlMs', flag: 'auth-cache-ttl-ms', env: 'AUTH_CACHE_TTL_MS', kind: 'string', help: 'How long a device record is trusted before it is read again; also the period of the sweep that closes revoked devices\' connections.' },
