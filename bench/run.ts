@@ -38,6 +38,8 @@ Options:
   --serve-args="..."        extra flags for iot-ingest serve (note the =), e.g.
                             --serve-args="--linger-ms 5 --write-concurrency 32"
   --out FILE                JSON results file (default bench/results/latest.json)
+  --auth-storm              run only the authentication reconnect storm (bench/auth-storm.ts):
+                            --storm-devices N (default 5000), --storm-concurrency C (default 256)
   -h, --help                this text`;
 
 interface Options {
@@ -293,6 +295,7 @@ function gitRevision(): string {
 }
 
 async function main(): Promise<number> {
+  if (process.argv.includes('--auth-storm')) return (await import('./auth-storm.ts')).runAuthStormCli(process.argv.slice(2));
   let opts: Options | undefined;
   try {
     opts = parseOptions(process.argv.slice(2));
