@@ -15,7 +15,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { createDynamoClients } from '../src/storage/client.ts';
 import { importDevices } from '../src/identity/bulk-import.ts';
 import { DeviceRegistry } from '../src/identity/registry.ts';
-import { spawnCli } from './children.ts';
+import { installCleanup, spawnCli } from './children.ts';
 import type { Child } from './children.ts';
 import { sampleCpu } from './procfs.ts';
 import { metricSum } from './scenarios.ts';
@@ -215,6 +215,7 @@ export async function runAuthStormCli(argv: readonly string[]): Promise<number> 
     if (!Number.isInteger(n) || n < 1) throw new Error(`${flag} must be a positive integer`);
     return n;
   };
+  installCleanup();
   const started = performance.now();
   const rows = await runAuthStorm({
     devices: value('--storm-devices', 5000),
