@@ -45,10 +45,6 @@ export class RevocationSweep<C extends SweptConnection> {
     if (conns?.size === 0) this.byDevice.delete(credential.deviceId);
   }
 
-  get trackedDevices(): number {
-    return this.byDevice.size;
-  }
-
   start(): void {
     this.timer = setInterval(() => void this.sweep(), this.options.intervalMs);
     this.timer.unref();

@@ -36,8 +36,6 @@ export interface BrokerSecurity {
   readonly onPublishDenied: (client: Client, topic: string, reason: AclReason) => void;
   /** Connects the revocation sweep and the takeover check to a running broker. */
   attach(aedes: Aedes, mark: (client: Client, reason: DisconnectReason) => void): void;
-  /** Closes this process's connections of a device at once and forgets its cached record (a revocation made here). */
-  revokeLocally(deviceId: string): Promise<number>;
   stop(): void;
 }
 
@@ -108,10 +106,6 @@ export function createBrokerSecurity(config: SecurityConfig, deps: { registry: D
       running.start();
       sweep = running;
       if (applications.size > 0) log.info({ applications: applications.size }, 'application credentials loaded');
-    },
-    async revokeLocally(deviceId) {
-      cache.invalidate(deviceId);
-      return sweep ? sweep.sweep() : 0;
     },
     stop: () => sweep?.stop(),
   };
