@@ -3,6 +3,7 @@
 // rotation overlap, application credentials, session takeover, lock-out and the credential cache.
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
+import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { connectAsync } from 'mqtt';
 import type { IClientOptions, MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -185,6 +186,39 @@ describe('password authentication and topic rights', () => {
     expect(second.connected).toBe(true);
     expect(metricValue(await metrics(svc), 'iot_ingest_auth_failures_total', { reason: 'takeover_rate' })).toBe(1);
     await second.endAsync();
+  });
+});
+
+describe('device registry items', () => {
+  let dynamo: DynamoServer;
+
+  beforeAll(async () => {
+    dynamo = await startDynalite();
+  });
+  afterAll(async () => {
+    await dynamo?.stop();
+  });
+
+  it('add, rotate and revoke keep attributes written by others on the item (presence)', async () => {
+    const svc = await startTestService(dynamo.endpoint, { auth: 'password', devicesTableName: randomTableName('devices') });
+    try {
+      const table = svc.config.devicesTableName;
+      const registry = new DeviceRegistry(svc.clients.doc, table);
+      // Presence written for a device seen before it was registered: not a registered device.
+      await svc.clients.doc.send(new UpdateCommand({ TableName: table, Key: { deviceId: 'p-1' }, UpdateExpression: 'SET lastSeenAt = :t', ExpressionAttributeValues: { ':t': 111 } }));
+      expect(await registry.get('p-1')).toBeUndefined();
+      await registry.add('p-1', {}, TEST_COST);
+      await expect(registry.add('p-1', {}, TEST_COST)).rejects.toMatchObject({ code: 'DEVICE_EXISTS' });
+      await svc.clients.doc.send(new UpdateCommand({ TableName: table, Key: { deviceId: 'p-1' }, UpdateExpression: 'SET connected = :c', ExpressionAttributeValues: { ':c': true } }));
+      await registry.rotate('p-1', 60, TEST_COST);
+      await registry.revoke('p-1');
+      const item = (await scanAll(svc.clients.doc, table)).find((i) => i.deviceId === 'p-1');
+      expect(item).toMatchObject({ lastSeenAt: 111, connected: true, status: 'revoked' });
+      expect(item).not.toHaveProperty('previousSecretHash');
+      await expect(registry.revoke('nobody')).rejects.toMatchObject({ code: 'DEVICE_NOT_FOUND' });
+    } finally {
+      await svc.stop();
+    }
   });
 });
 

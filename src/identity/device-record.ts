@@ -44,6 +44,11 @@ export function devicesTableSpec(name: string): TableSpec {
 
 const OWN_FIELDS = new Set(['deviceId', 'status', 'secretHash', 'previousSecretHash', 'previousSecretExpiresAt', 'createdAt', 'rotatedAt', 'revokedAt', 'attributes']);
 
+/** Whether an item is a registered device (and not only presence fields of a device seen unregistered). */
+export function isRegistered(item: Record<string, unknown>): boolean {
+  return typeof item.status === 'string';
+}
+
 /** A stored item as a record; unknown status values read as revoked (fail closed). */
 export function fromItem(item: Record<string, unknown>): DeviceRecord {
   const other: Record<string, unknown> = {};
@@ -64,7 +69,7 @@ export function fromItem(item: Record<string, unknown>): DeviceRecord {
   };
 }
 
-/** The item of a new device (PutItem with attribute_not_exists, so it never replaces one). */
+/** The registry's fields of a new device (written with a condition, so it never replaces a registered one). */
 export function newDeviceItem(deviceId: string, secretHash: string, attributes: DeviceAttributes, nowMs: number): Record<string, unknown> {
   return { deviceId, status: 'active', secretHash, createdAt: nowMs, attributes };
 }

@@ -2,11 +2,11 @@
 // get, batch get, list, revoke and rotate. Only hashes are stored. Changes are conditional writes
 // and UpdateItems, so attributes another component keeps on the item (presence) survive them.
 import { setTimeout as sleep } from 'node:timers/promises';
-import { BatchGetCommand, GetCommand, PutCommand, ScanCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { BatchGetCommand, GetCommand, ScanCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { IngestError } from '../errors.ts';
 import { computeBackoffMs } from '../ingest/backoff.ts';
-import { fromItem, isValidDeviceId, newDeviceItem } from './device-record.ts';
+import { fromItem, isRegistered, isValidDeviceId, newDeviceItem } from './device-record.ts';
 import type { DeviceAttributes, DeviceRecord } from './device-record.ts';
 import { DEFAULT_HASH_COST, generateSecret, hashSecret } from './secrets.ts';
 import type { HashCost } from './secrets.ts';
@@ -31,9 +31,21 @@ export class DeviceRegistry {
   async add(deviceId: string, attributes: DeviceAttributes = {}, cost: HashCost = DEFAULT_HASH_COST): Promise<string> {
     checkId(deviceId);
     const secret = generateSecret();
-    const item = newDeviceItem(deviceId, await hashSecret(secret, cost), attributes, this.now());
+    const { deviceId: _key, ...fields } = newDeviceItem(deviceId, await hashSecret(secret, cost), attributes, this.now());
+    const names = Object.keys(fields);
     try {
-      await this.doc.send(new PutCommand({ TableName: this.tableName, Item: item, ConditionExpression: 'attribute_not_exists(deviceId)' }));
+      // UpdateItem, not PutItem: presence fields already on the item (a device seen before it was
+      // registered) are kept; only an item that is already a registered device is refused.
+      await this.doc.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: { deviceId },
+          UpdateExpression: `SET ${names.map((_, i) => `#f${i} = :v${i}`).join(', ')}`,
+          ConditionExpression: 'attribute_not_exists(#status)',
+          ExpressionAttributeNames: { '#status': 'status', ...Object.fromEntries(names.map((n, i) => [`#f${i}`, n])) },
+          ExpressionAttributeValues: Object.fromEntries(names.map((n, i) => [`:v${i}`, fields[n]])),
+        }),
+      );
     } catch (err) {
       if ((err as Error).name === 'ConditionalCheckFailedException') throw new IngestError('DEVICE_EXISTS', `device "${deviceId}" already exists (rotate its secret with: iot-ingest devices rotate ${deviceId})`);
       throw err;
@@ -43,7 +55,7 @@ export class DeviceRegistry {
 
   async get(deviceId: string): Promise<DeviceRecord | undefined> {
     const out = await this.doc.send(new GetCommand({ TableName: this.tableName, Key: { deviceId }, ConsistentRead: true }));
-    return out.Item ? fromItem(out.Item) : undefined;
+    return out.Item && isRegistered(out.Item) ? fromItem(out.Item) : undefined;
   }
 
   /** Records of `ids` (missing ids are absent from the map), 100 keys per request, unprocessed keys resent. */
@@ -56,7 +68,7 @@ export class DeviceRegistry {
         if (attempt >= MAX_ATTEMPTS) throw new IngestError('STORE_UNAVAILABLE', `devices table "${this.tableName}": keys left unprocessed after ${MAX_ATTEMPTS} attempts`, { retriable: true });
         if (attempt > 0) await sleep(computeBackoffMs(attempt));
         const out = await this.doc.send(new BatchGetCommand({ RequestItems: { [this.tableName]: { Keys: keys, ConsistentRead: true } } }));
-        for (const item of out.Responses?.[this.tableName] ?? []) found.set(String(item.deviceId), fromItem(item));
+        for (const item of out.Responses?.[this.tableName] ?? []) if (isRegistered(item)) found.set(String(item.deviceId), fromItem(item));
         keys = (out.UnprocessedKeys?.[this.tableName]?.Keys ?? []) as Record<string, unknown>[];
       }
     }
@@ -66,7 +78,7 @@ export class DeviceRegistry {
   /** One page of devices (Scan; the order is the table's). */
   async list(limit: number, start?: Record<string, unknown>): Promise<ListPage> {
     const out = await this.doc.send(new ScanCommand({ TableName: this.tableName, Limit: limit, ExclusiveStartKey: start }));
-    return { records: (out.Items ?? []).map(fromItem), next: out.LastEvaluatedKey };
+    return { records: (out.Items ?? []).filter(isRegistered).map(fromItem), next: out.LastEvaluatedKey };
   }
 
   /** Marks the device revoked and drops any rotation overlap; connected replicas close it within their cache TTL. */
@@ -77,7 +89,7 @@ export class DeviceRegistry {
           TableName: this.tableName,
           Key: { deviceId },
           UpdateExpression: 'SET #status = :revoked, revokedAt = :now REMOVE previousSecretHash, previousSecretExpiresAt',
-          ConditionExpression: 'attribute_exists(deviceId)',
+          ConditionExpression: 'attribute_exists(#status)',
           ExpressionAttributeNames: { '#status': 'status' },
           ExpressionAttributeValues: { ':revoked': 'revoked', ':now': this.now() },
           ReturnValues: 'ALL_NEW',
