@@ -43,6 +43,8 @@ export interface StormPhase {
   readonly hash_checks: number;
 }
 
+const PINGREQ = Buffer.from([0xc0, 0x00]);
+
 function u16(n: number): Buffer {
   const b = Buffer.allocUnsafe(2);
   b.writeUInt16BE(n, 0);
@@ -166,6 +168,10 @@ export async function runAuthStorm(opts: StormOptions): Promise<StormPhase[]> {
       }
       for (const phase of ['cold', 'reconnect'] as const) {
         const sockets: Socket[] = [];
+        // A storm can outlast the keepalive (60 s): keep every open connection alive meanwhile.
+        const pinger = setInterval(() => {
+          for (const s of sockets) if (!s.destroyed && s.writable) s.write(PINGREQ);
+        }, 20_000);
         const before = { cpu: sampleCpu(svc.child.pid, []), reads: await scrape(svc.metricsUrl, 'iot_ingest_auth_registry_requests_total'), hashes: await scrape(svc.metricsUrl, 'iot_ingest_auth_hash_checks_total') };
         opts.progress(`auth ${auth}, ${phase} storm: ${ids.length} CONNECTs, ${opts.concurrency} in flight`);
         const t0 = performance.now();
@@ -186,6 +192,7 @@ export async function runAuthStorm(opts: StormOptions): Promise<StormPhase[]> {
         await waitConnected(svc.metricsUrl, accepted);
         for (const s of sockets) s.end(Buffer.from([0xe0, 0x00]));
         await waitConnected(svc.metricsUrl, 0);
+        clearInterval(pinger);
         for (const s of sockets) s.destroy();
       }
     } finally {
