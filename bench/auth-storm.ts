@@ -172,6 +172,7 @@ export async function runAuthStorm(opts: StormOptions): Promise<StormPhase[]> {
         const pinger = setInterval(() => {
           for (const s of sockets) if (!s.destroyed && s.writable) s.write(PINGREQ);
         }, 20_000);
+        pinger.unref();
         const before = { cpu: sampleCpu(svc.child.pid, []), reads: await scrape(svc.metricsUrl, 'iot_ingest_auth_registry_requests_total'), hashes: await scrape(svc.metricsUrl, 'iot_ingest_auth_hash_checks_total') };
         opts.progress(`auth ${auth}, ${phase} storm: ${ids.length} CONNECTs, ${opts.concurrency} in flight`);
         const t0 = performance.now();
