@@ -40,3 +40,8 @@ export interface Reading {
   /** Approximate DynamoDB item size in bytes (used for the queue's byte bound). */
   readonly sizeBytes: number;
 }
+
+/** The identity of a reading: writing the same key again overwrites it. */
+export function readingKey(deviceId: string, ts: number): string {
+  return `${deviceId}\u0000${ts}`;
+}

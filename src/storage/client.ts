@@ -23,7 +23,7 @@ export interface DynamoClients {
 }
 
 /** Credentials used against a local endpoint when none are configured: local servers accept any. */
-const LOCAL_CREDENTIALS = { accessKeyId: 'local', secretAccessKey: 'local' } as const;
+export const LOCAL_CREDENTIALS = { accessKeyId: 'local', secretAccessKey: 'local' } as const;
 
 export function createDynamoClients(conn: DynamoConnection, env: NodeJS.ProcessEnv = {}): DynamoClients {
   const maxSockets = conn.maxSockets ?? 64;
