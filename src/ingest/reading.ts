@@ -10,6 +10,7 @@ export const INVALID_REASONS = [
   'invalid_attribute_name',
   'reserved_attribute',
   'invalid_value',
+  'inexact_number',
   'too_deep',
   'invalid_ts',
   'future_ts',

@@ -46,7 +46,9 @@ export function createDynamoClients(conn: DynamoConnection, env: NodeJS.ProcessE
   });
   const doc = DynamoDBDocumentClient.from(client, {
     marshallOptions: { removeUndefinedValues: true, convertClassInstanceToMap: false },
-    unmarshallOptions: { wrapNumbers: false },
+    // Every stored number is an exact double (decoding refuses the others), so N strings read back as
+    // plain numbers, 1e16 included (the SDK's default would turn those into BigInt).
+    unmarshallOptions: { wrapNumbers: (text: string) => Number(text) },
   });
   return {
     client,
