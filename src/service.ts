@@ -110,14 +110,7 @@ export async function startService(config: ServeConfig, deps: ServiceDeps): Prom
         qos: origin?.qos ?? 1,
       }),
     );
-    metrics.addSampler(() => {
-      const s = batcher.stats();
-      metrics.queueReadings.set(s.outstandingReadings);
-      metrics.queueBytes.set(s.outstandingBytes);
-      metrics.queueOldestAgeSeconds.set(s.oldestAgeMs / 1000);
-      metrics.inflightBatches.set(s.inflight);
-      metrics.ready.set(ready ? 1 : 0);
-    });
+    metrics.addSampler(() => metrics.ready.set(ready ? 1 : 0));
     broker = await startBroker({
       host: config.mqttHost,
       port: config.mqttPort,

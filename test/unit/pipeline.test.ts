@@ -493,9 +493,9 @@ describe('Batcher + BatchWriter', () => {
       const metrics = createMetrics({ defaultMetrics: false });
       const sink = new DynamoDbSink(transportFromStore(store), metrics, { retentionDays: undefined, writeTimeoutMs: 500 });
       let calls = 0;
-      const batcher = new Batcher({ ...DEFAULTS, lingerMs: 0 }, sink, metrics, (...args) => {
+      const batcher = new Batcher({ ...DEFAULTS, lingerMs: 0 }, sink, metrics, () => {
         calls++;
-        return handler(...(args as []));
+        return handler();
       });
       store.behaviour = () => {
         throw Object.assign(new Error('bad'), { name: 'ValidationException', $fault: 'client', $metadata: { httpStatusCode: 400 } });

@@ -5,7 +5,7 @@
 // item that cannot be encoded) down by splitting the batch so that only that reading is rejected.
 // Partial failure is a result, not an exception.
 import type { Logger } from 'pino';
-import type { Metrics, RequestOutcome, RetryReason } from '../../metrics/registry.ts';
+import type { RequestOutcome, RetryReason, WriteMetrics } from './metrics.ts';
 import { IngestError } from '../../errors.ts';
 import { StoreError, toStoreError } from '../errors.ts';
 import { retry } from '../../retry.ts';
@@ -47,7 +47,7 @@ interface Encoded {
 export class DynamoDbSink implements ReadingSink {
   constructor(
     private readonly transport: BatchTransport,
-    private readonly metrics: Metrics,
+    private readonly metrics: WriteMetrics,
     private readonly options: DynamoSinkOptions,
     private readonly log?: Logger,
   ) {}
