@@ -4,8 +4,9 @@
 // checkout; point it at another checkout to profile that revision) with `--cpu-prof` (one profile
 // per thread: the broker's main thread and the writer thread), drives it with the raw-socket
 // generator for --seconds, reads the stored counter, stops it with SIGTERM (profiles are written at
-// exit) and sums each profile's self time by component. Whole-process figures: start-up and the
-// shutdown drain are included, so per-reading costs are slightly overstated.
+// exit) and sums each profile's self time by component over the load window only (start-up, with
+// its TypeScript compilation, and the shutdown drain are left out), divided by the readings stored
+// in that window.
 import { spawn } from 'node:child_process';
 import { mkdirSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -25,6 +26,8 @@ interface ProfileNode {
   readonly callFrame: { readonly functionName: string; readonly url: string };
 }
 interface CpuProfile {
+  readonly startTime: number;
+  readonly endTime: number;
   readonly nodes: ProfileNode[];
   readonly samples: number[];
   readonly timeDeltas: number[];
@@ -54,13 +57,20 @@ const COMPONENTS: [string, (url: string, fn: string) => boolean][] = [
   ['V8 builtins (JSON, Map, Array, String...)', (u) => u === ''],
 ];
 
-function summarise(profile: CpuProfile): Map<string, number> {
+/** Self time by component of the samples taken between `fromUsBeforeEnd` and `toUsBeforeEnd` before the profile's end. */
+function summarise(profile: CpuProfile, fromUsBeforeEnd: number, toUsBeforeEnd: number): Map<string, number> {
   const byId = new Map<number, ProfileNode>();
   for (const n of profile.nodes) byId.set(n.id, n);
   const selfUs = new Map<number, number>();
+  const from = profile.endTime - fromUsBeforeEnd;
+  const to = profile.endTime - toUsBeforeEnd;
+  let t = profile.startTime;
   for (let i = 0; i < profile.samples.length; i++) {
+    const delta = profile.timeDeltas[i] ?? 0;
+    t += delta;
+    if (t < from || t > to) continue;
     const id = profile.samples[i] as number;
-    selfUs.set(id, (selfUs.get(id) ?? 0) + (profile.timeDeltas[i] ?? 0));
+    selfUs.set(id, (selfUs.get(id) ?? 0) + delta);
   }
   const out = new Map<string, number>();
   for (const [id, us] of selfUs) {
@@ -78,38 +88,52 @@ try {
   const serve = spawn(process.execPath, ['--cpu-prof', `--cpu-prof-dir=${out}`, join(root, 'bin/iot-ingest.js'), 'serve', '--mqtt-host', '127.0.0.1', '--mqtt-port', '0', '--http-host', '127.0.0.1', '--http-port', '0', '--dynamodb-endpoint', `http://127.0.0.1:${dynamoPort}`, '--log-level', 'info'], {
     cwd: root,
     env: { ...process.env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' },
-    stdio: ['ignore', 'pipe', 'inherit'],
+    stdio: ['ignore', 'pipe', 'pipe'],
   });
   const ports = await new Promise<{ mqttPort: number; httpPort: number }>((resolveReady, reject) => {
     let buf = '';
-    serve.stdout.on('data', (c: Buffer) => {
-      buf += c.toString();
+    // Logs go to stdout or stderr depending on the revision: watch both, keep only a tail.
+    const onLog = (c: Buffer): void => {
+      buf = (buf + c.toString()).slice(-20_000);
       const line = buf.split('\n').find((l) => l.includes('"iot-ingest ready"'));
       if (line) resolveReady(JSON.parse(line) as { mqttPort: number; httpPort: number });
-    });
+    };
+    serve.stdout.on('data', onLog);
+    serve.stderr.on('data', onLog);
     serve.once('exit', () => reject(new Error('serve exited before ready')));
   });
   const seconds = Number(values.seconds);
+  const storedAt = async (): Promise<{ stored: number; requests: number }> => {
+    const text = await (await fetch(`http://127.0.0.1:${ports.httpPort}/metrics`)).text();
+    return { stored: metricSum(text, 'iot_ingest_readings_stored_total') ?? 0, requests: metricSum(text, 'iot_ingest_batch_size_readings_count') ?? 0 };
+  };
+  const before = await storedAt();
+  const loadStart = performance.now();
   const load = spawn(process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'bench/load.ts'), '--port', String(ports.mqttPort), '--seconds', String(seconds)], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
   let loadOut = '';
   load.stdout.on('data', (c: Buffer) => (loadOut += c.toString()));
   await new Promise((r) => load.once('exit', r));
-  const metrics = await (await fetch(`http://127.0.0.1:${ports.httpPort}/metrics`)).text();
+  const loadEnd = performance.now();
+  const after = await storedAt();
   serve.kill('SIGTERM');
   await new Promise((r) => serve.once('exit', r));
-  const stored = metricSum(metrics, 'iot_ingest_readings_stored_total') ?? 0;
-  const requests = metricSum(metrics, 'iot_ingest_batch_size_readings_count') ?? 0;
+  const exitAt = performance.now();
+  const stored = after.stored - before.stored;
+  const requests = after.requests - before.requests;
   await nullDynamo.stop();
   const files = readdirSync(out).filter((f) => f.endsWith('.cpuprofile')).sort();
-  process.stdout.write(`profile of ${root} · ${new Date().toISOString()} · ${stored} readings stored, ${(stored / Math.max(1, requests)).toFixed(1)} per request · generator: ${loadOut.trim().slice(0, 200)}\n`);
-  const perThread = files.map((f) => ({ file: f, parts: summarise(JSON.parse(readFileSync(join(out, f), 'utf8')) as CpuProfile) }));
+  process.stdout.write(`profile of ${root} · ${new Date().toISOString()} · ${stored} readings stored in the ${((loadEnd - loadStart) / 1000).toFixed(1)} s load window, ${(stored / Math.max(1, requests)).toFixed(1)} per request · generator: ${loadOut.trim().slice(0, 200)}\n`);
+  const perThread = files.map((f) => ({ file: f, parts: summarise(JSON.parse(readFileSync(join(out, f), 'utf8')) as CpuProfile, (exitAt - loadStart) * 1000, (exitAt - loadEnd) * 1000) }));
   const names = [...new Set(perThread.flatMap((t) => [...t.parts.keys()]))];
   const busy = (t: { parts: Map<string, number> }): number => [...t.parts].filter(([k]) => k !== 'idle').reduce((a, [, v]) => a + v, 0);
-  process.stdout.write(`\n| component | ${perThread.map((t, i) => `thread ${i} µs/reading`).join(' | ')} |\n|---|${perThread.map(() => '---:').join('|')}|\n`);
-  for (const name of names.filter((n) => n !== 'idle').sort((a, b) => Math.max(...perThread.map((t) => t.parts.get(b) ?? 0)) - Math.max(...perThread.map((t) => t.parts.get(a) ?? 0)))) {
-    process.stdout.write(`| ${name} | ${perThread.map((t) => ((t.parts.get(name) ?? 0) / stored).toFixed(2)).join(' | ')} |\n`);
+  // File names carry the thread id: CPU.<date>.<time>.<pid>.<tid>.<seq>.cpuprofile (tid 0 = main thread).
+  const label = (f: string): string => (f.split('.')[4] === '0' ? 'main' : `thread ${f.split('.')[4]}`);
+  const all = (name: string): number => perThread.reduce((a, t) => a + (t.parts.get(name) ?? 0), 0);
+  process.stdout.write(`\n| component (µs CPU per reading) | ${perThread.map((t) => label(t.file)).join(' | ')} | all threads |\n|---|${perThread.map(() => '---:').join('|')}|---:|\n`);
+  for (const name of names.filter((n) => n !== 'idle').sort((a, b) => all(b) - all(a))) {
+    process.stdout.write(`| ${name} | ${perThread.map((t) => ((t.parts.get(name) ?? 0) / stored).toFixed(2)).join(' | ')} | ${(all(name) / stored).toFixed(2)} |\n`);
   }
-  process.stdout.write(`| **busy total** | ${perThread.map((t) => (busy(t) / stored).toFixed(2)).join(' | ')} |\n`);
+  process.stdout.write(`| **busy total** | ${perThread.map((t) => (busy(t) / stored).toFixed(2)).join(' | ')} | ${(perThread.reduce((a, t) => a + busy(t), 0) / stored).toFixed(2)} |\n`);
   process.stdout.write(`(threads: ${files.join(', ')})\n`);
 } finally {
   await stopAll();
