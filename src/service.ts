@@ -83,7 +83,12 @@ export async function startService(config: ServeConfig, deps: ServiceDeps): Prom
     if (!deps.store && config.writerThread) threadedStore = createThreadedTelemetryStore(connection, config.tableName, deps.env ?? {});
     const store = deps.store ?? threadedStore ?? createDynamoTelemetryStore(clients.doc, config.tableName);
     const writer = new BatchWriter(store, metrics, { retentionDays: config.retentionDays, writeTimeoutMs: config.writeTimeoutMs }, log.child({ component: 'writer' }));
-    const deadLetter = new DeadLetterWriter(clients.doc, config.dlqTableName, config.retentionDays, metrics, log.child({ component: 'dead-letter' }));
+    const deadLetter = new DeadLetterWriter(
+      clients.doc,
+      { tableName: config.dlqTableName, retentionDays: config.retentionDays, maxInflight: config.deadLetterMaxInflight, retryBudgetMs: config.writeTimeoutMs },
+      metrics,
+      log.child({ component: 'dead-letter' }),
+    );
     // A reading DynamoDB refuses is dead-lettered on its own: the payload is that reading as JSON
     // (replaying it stores just it), with the client and QoS of the message it came in.
     const batcher = new Batcher(config, writer, metrics, (reading, message, origin) =>
@@ -96,7 +101,7 @@ export async function startService(config: ServeConfig, deps: ServiceDeps): Prom
         payload: Buffer.from(JSON.stringify({ ts: reading.ts, ...reading.attributes })),
         receivedAt: reading.receivedAt,
         qos: origin?.qos ?? 1,
-      }),
+      }).settled,
     );
     metrics.addSampler(() => {
       const s = batcher.stats();
