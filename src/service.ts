@@ -17,6 +17,8 @@ import type { Metrics } from './metrics/registry.ts';
 import { createDynamoClients } from './storage/client.ts';
 import { startEmbeddedDynamo } from './storage/embedded.ts';
 import type { EmbeddedDynamo } from './storage/embedded.ts';
+import { startStoreHealth } from './storage/store-health.ts';
+import type { StoreHealth } from './storage/store-health.ts';
 import { deadLetterTableSpec, ensureTable, telemetryTableSpec } from './storage/tables.ts';
 import { createDynamoTelemetryStore } from './storage/telemetry-store.ts';
 import type { TelemetryStore } from './storage/telemetry-store.ts';
@@ -53,10 +55,18 @@ export async function startService(config: ServeConfig, deps: ServiceDeps): Prom
   let embedded: EmbeddedDynamo | undefined;
   let http: RunningHttp | undefined;
   let broker: RunningBroker | undefined;
+  let health: StoreHealth | undefined;
+  const isReady = (): boolean => ready && (health?.isUp() ?? false);
 
   let endpoint = config.dynamodbEndpoint;
   if (endpoint === undefined && config.embedded) {
-    embedded = await startEmbeddedDynamo({ port: config.embeddedPort, dataDir: config.dataDir, log: log.child({ component: 'embedded-dynamodb' }) });
+    embedded = await startEmbeddedDynamo({
+      port: config.embeddedPort,
+      dataDir: config.dataDir,
+      log: log.child({ component: 'embedded-dynamodb' }),
+      onDown: () => health?.markDown('the embedded store process died'),
+      onRestarted: () => void health?.restarted(),
+    });
     endpoint = embedded.endpoint;
   }
   const connection = { endpoint, region: config.region, maxSockets: config.writeConcurrency + 8, requestTimeoutMs: config.requestTimeoutMs };
@@ -67,7 +77,11 @@ export async function startService(config: ServeConfig, deps: ServiceDeps): Prom
       host: config.httpHost,
       port: config.httpPort,
       registry: metrics.registry,
-      isReady: () => ready,
+      isReady,
+      readinessDetail: () => ({
+        store: health?.isUp() === false ? 'unreachable' : health ? 'up' : 'starting',
+        ...(embedded ? { embeddedStore: { endpoint: embedded.endpoint, pid: embedded.pid() ?? null, restarts: embedded.restarts() } } : {}),
+      }),
       doc: clients.doc,
       tableName: config.tableName,
       log: log.child({ component: 'http' }),
@@ -78,6 +92,13 @@ export async function startService(config: ServeConfig, deps: ServiceDeps): Prom
     await untilReachable(tableLog, async () => {
       await ensureTable(clients.client, telemetryTableSpec(config.tableName), { create: config.createTable, ttlAttribute, log: tableLog });
       await ensureTable(clients.client, deadLetterTableSpec(config.dlqTableName), { create: config.createTable, ttlAttribute, log: tableLog });
+    });
+    health = startStoreHealth({
+      client: clients.client,
+      tableName: config.tableName,
+      probeIntervalMs: config.storeProbeIntervalMs,
+      registry: metrics.registry,
+      log: log.child({ component: 'store-health' }),
     });
 
     if (!deps.store && config.writerThread) threadedStore = createThreadedTelemetryStore(connection, config.tableName, deps.env ?? {});
@@ -109,7 +130,7 @@ export async function startService(config: ServeConfig, deps: ServiceDeps): Prom
       metrics.queueBytes.set(s.outstandingBytes);
       metrics.queueOldestAgeSeconds.set(s.oldestAgeMs / 1000);
       metrics.inflightBatches.set(s.inflight);
-      metrics.ready.set(ready ? 1 : 0);
+      metrics.ready.set(isReady() ? 1 : 0);
     });
     broker = await startBroker({
       host: config.mqttHost,
@@ -144,6 +165,7 @@ export async function startService(config: ServeConfig, deps: ServiceDeps): Prom
       await runningBroker.close('shutdown');
       await runningHttp.close();
       await threadedStore?.close();
+      health?.stop();
       clients.destroy();
       await embedded?.stop();
       log.info({ ms: Date.now() - started, flushed }, 'iot-ingest stopped');
@@ -153,10 +175,11 @@ export async function startService(config: ServeConfig, deps: ServiceDeps): Prom
       httpPort: http.port,
       dynamodbEndpoint: endpoint,
       metrics,
-      isReady: () => ready,
+      isReady,
       stop: () => (stopping ??= stop()),
     };
   } catch (err) {
+    health?.stop();
     await broker?.close('shutdown');
     await http?.close();
     await threadedStore?.close();
