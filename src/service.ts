@@ -98,6 +98,7 @@ export async function startService(config: ServeConfig, deps: ServiceDeps): Prom
       client: clients.client,
       tableName: config.tableName,
       probeIntervalMs: config.storeProbeIntervalMs,
+      probeTimeoutMs: config.requestTimeoutMs,
       registry: metrics.registry,
       log: log.child({ component: 'store-health' }),
     });

@@ -43,7 +43,7 @@ export const SERVE_SETTINGS: readonly SettingSpec[] = [
   { key: 'dynamodbEndpoint', flag: 'dynamodb-endpoint', env: 'DYNAMODB_ENDPOINT', kind: 'string', help: 'DynamoDB-API endpoint (DynamoDB Local, LocalStack). Unset: embedded server, or AWS with --no-embedded.' },
   { key: 'embedded', flag: 'embedded', env: 'EMBEDDED_DYNAMODB', kind: 'boolean', help: 'Start the embedded DynamoDB-API server (dynalite) when no endpoint is set. --no-embedded uses AWS.' },
   { key: 'embeddedPort', flag: 'embedded-port', env: 'EMBEDDED_DYNAMODB_PORT', kind: 'string', help: 'Port of the embedded DynamoDB-API server (0 = pick).' },
-  { key: 'storeProbeIntervalMs', flag: 'store-probe-interval-ms', env: 'STORE_PROBE_INTERVAL_MS', kind: 'string', help: 'How often the store is probed (DescribeTable, timing out after the same time) for /readyz and iot_ingest_store_up.' },
+  { key: 'storeProbeIntervalMs', flag: 'store-probe-interval-ms', env: 'STORE_PROBE_INTERVAL_MS', kind: 'string', help: 'How often the store is probed (DescribeTable, timeout --request-timeout-ms; two failures in a row = unreachable) for /readyz and iot_ingest_store_up.' },
   { key: 'dataDir', flag: 'data-dir', env: 'DATA_DIR', kind: 'string', help: 'Where the embedded server keeps its data.' },
   { key: 'region', flag: 'region', env: 'AWS_REGION', kind: 'string', help: 'AWS region.' },
   { key: 'tableName', flag: 'table', env: 'TABLE_NAME', kind: 'string', help: 'Telemetry table (deviceId HASH, ts RANGE).' },

@@ -3,20 +3,19 @@
 // - bounded: at most `maxInflight` writes at once. When every slot is taken, a QoS 1 record waits
 //   for one (its PUBACK waits: backpressure, like the reading queue); a QoS 0 record is dropped and
 //   counted (iot_ingest_dead_letter_dropped_total{reason="overloaded"}).
-// - retried: throttling, 5xx and network errors are retried with the same backoff and budget as
-//   readings (full jitter, `retryBudgetMs`).
+// - retried: throttling, 5xx and network errors are retried by the one retry helper (src/retry.ts)
+//   with the same backoff and budget as readings (full jitter, `retryBudgetMs`).
 // - honest: iot_ingest_dead_lettered_total counts only records DynamoDB accepted. A record that
 //   still cannot be written is counted under iot_ingest_dead_letter_write_failures_total and logged
 //   as one line without its payload (size and SHA-256 identify it). No log line carries a payload.
 // Storms are summarised in the log every 10 s, not logged one by one.
-import { setTimeout as sleep } from 'node:timers/promises';
 import { PutCommand } from '@aws-sdk/lib-dynamodb';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { Logger } from 'pino';
 import type { Metrics } from '../metrics/registry.ts';
-import { classifyError } from '../storage/errors.ts';
-import { computeBackoffMs, DEFAULT_BACKOFF } from './backoff.ts';
-import type { BackoffPolicy } from './backoff.ts';
+import { retry } from '../retry.ts';
+import type { BackoffPolicy } from '../retry.ts';
+import { StoreError, toStoreError } from '../storage/errors.ts';
 import { createDeadLetterMetrics } from './dead-letter-metrics.ts';
 import type { DeadLetterMetrics } from './dead-letter-metrics.ts';
 import { toRecord } from './dead-letter-record.ts';
@@ -111,28 +110,33 @@ export class DeadLetterWriter {
   }
 
   private async put(record: AnyDeadLetterRecord): Promise<void> {
-    const started = Date.now();
-    const backoff = this.options.backoff ?? DEFAULT_BACKOFF;
-    for (let attempt = 0; ; attempt++) {
-      try {
-        await this.doc.send(new PutCommand({ TableName: this.options.tableName, Item: { ...record } }));
-        this.metrics.deadLetteredTotal.inc({ reason: record.reason });
-        this.written.set(record.reason, (this.written.get(record.reason) ?? 0) + 1);
-        return;
-      } catch (err) {
-        const delayMs = computeBackoffMs(attempt, backoff);
-        const inBudget = Date.now() - started + delayMs < this.options.retryBudgetMs;
-        if (!classifyError(err).retriable || !inBudget) return this.giveUp(record, record.reason, err, attempt + 1);
-        await sleep(delayMs);
-      }
+    let attempts = 0;
+    try {
+      await retry(
+        async () => {
+          attempts++;
+          try {
+            await this.doc.send(new PutCommand({ TableName: this.options.tableName, Item: { ...record } }));
+          } catch (err) {
+            throw toStoreError(err);
+          }
+        },
+        { budgetMs: this.options.retryBudgetMs, ...(this.options.backoff ? { backoff: this.options.backoff } : {}) },
+      );
+    } catch (err) {
+      return this.giveUp(record, record.reason, err, attempts);
     }
+    this.metrics.deadLetteredTotal.inc({ reason: record.reason });
+    this.written.set(record.reason, (this.written.get(record.reason) ?? 0) + 1);
   }
 
   /** One log line, never the payload: what the record was, how big, its hash, and why it failed. */
   private giveUp(record: AnyDeadLetterRecord | undefined, reason: string, err: unknown, attempts: number): void {
     this.metrics.deadLetterWriteFailuresTotal.inc();
     this.failed++;
-    const e = (err ?? {}) as { name?: unknown; message?: unknown };
+    // The store's own error (RETRY_EXHAUSTED wraps the last one as its cause).
+    const last = err instanceof StoreError ? err : (err as { cause?: unknown } | undefined)?.cause;
+    const e = (last instanceof StoreError ? { name: last.label, message: last.message } : (err ?? {})) as { name?: unknown; message?: unknown };
     this.log.error(
       {
         id: record?.id,

@@ -13,7 +13,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { ListTablesCommand } from '@aws-sdk/client-dynamodb';
 import type { Logger } from 'pino';
 import { IngestError } from '../errors.ts';
-import { computeBackoffMs } from '../ingest/backoff.ts';
+import { retry } from '../retry.ts';
 import { createDynamoClients } from './client.ts';
 
 export interface EmbeddedDynamo {
@@ -69,27 +69,31 @@ export async function startEmbeddedDynamo(options: EmbeddedOptions): Promise<Emb
     });
   };
 
+  const stopped = new AbortController();
   const restart = async (): Promise<void> => {
-    for (let attempt = 0; !stopping; attempt++) {
-      await sleep(computeBackoffMs(attempt, RESTART_BACKOFF) + 100);
-      if (stopping) return;
-      try {
+    let attempts = 0;
+    await retry(
+      async () => {
+        attempts++;
         const s = await spawnServer(port, path);
-        if (stopping) return void (await kill(s));
         await untilAnswering(endpoint, s).catch(async (err: unknown) => {
           await kill(s);
           throw err;
         });
+        if (stopping) return void (await kill(s));
         current = s;
         supervise(s);
         restarts++;
-        log.warn({ endpoint, pid: s.child.pid, attempt: attempt + 1 }, 'embedded DynamoDB-API server restarted');
+        log.warn({ endpoint, pid: s.child.pid, attempts }, 'embedded DynamoDB-API server restarted');
         options.onRestarted?.();
-        return;
-      } catch (err) {
-        log.error({ err, attempt: attempt + 1 }, 'embedded DynamoDB-API server could not be restarted yet');
-      }
-    }
+      },
+      {
+        backoff: RESTART_BACKOFF,
+        signal: stopped.signal,
+        isRetriable: () => !stopping,
+        onRetry: (err, attempt, retryInMs) => log.error({ err, attempt: attempt + 1, retryInMs }, 'embedded DynamoDB-API server could not be restarted yet'),
+      },
+    ).catch(() => undefined); // only a stop ends the retries
   };
   supervise(current);
 
@@ -99,6 +103,7 @@ export async function startEmbeddedDynamo(options: EmbeddedOptions): Promise<Emb
     restarts: () => restarts,
     stop: async () => {
       stopping = true;
+      stopped.abort();
       await kill(current);
     },
   };

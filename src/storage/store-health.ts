@@ -1,6 +1,7 @@
 // Whether the DynamoDB-API store answers, for /readyz and the iot_ingest_store_up gauge. A cheap
-// probe (DescribeTable of the telemetry table) runs every `probeIntervalMs` with a timeout of the
-// same length; the embedded store's supervisor also reports a death at once (`markDown`).
+// probe (DescribeTable of the telemetry table) runs every `probeIntervalMs`, each timing out after
+// `probeTimeoutMs`; two failures in a row mark the store down (one lost probe is not an outage), one
+// success marks it up. The embedded store's supervisor also reports a death at once (`markDown`).
 // Transitions are logged once each, not every probe.
 import { DescribeTableCommand } from '@aws-sdk/client-dynamodb';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
@@ -12,6 +13,7 @@ export interface StoreHealthOptions {
   readonly client: DynamoDBClient;
   readonly tableName: string;
   readonly probeIntervalMs: number;
+  readonly probeTimeoutMs: number;
   readonly registry: Registry;
   readonly log: Logger;
 }
@@ -27,9 +29,12 @@ export interface StoreHealth {
   stop(): void;
 }
 
+const FAILURES_TO_DOWN = 2;
+
 export function startStoreHealth(options: StoreHealthOptions): StoreHealth {
-  const { client, tableName, probeIntervalMs, log } = options;
+  const { client, tableName, probeIntervalMs, probeTimeoutMs, log } = options;
   let up = true;
+  let failuresInRow = 0;
   let probing: Promise<void> | undefined;
   let stopped = false;
   new Gauge({
@@ -57,11 +62,13 @@ export function startStoreHealth(options: StoreHealthOptions): StoreHealth {
   const probe = (): Promise<void> =>
     (probing ??= (async () => {
       try {
-        await client.send(new DescribeTableCommand({ TableName: tableName }), { abortSignal: AbortSignal.timeout(probeIntervalMs) });
+        await client.send(new DescribeTableCommand({ TableName: tableName }), { abortSignal: AbortSignal.timeout(probeTimeoutMs) });
+        failuresInRow = 0;
         if (!stopped) setUp(true, { tableName });
       } catch (err) {
         const e = err as { name?: string; message?: string };
-        if (!stopped) setUp(false, { tableName, errorName: e.name, errorMessage: String(e.message).slice(0, 300) });
+        failuresInRow++;
+        if (!stopped && failuresInRow >= FAILURES_TO_DOWN) setUp(false, { tableName, errorName: e.name, errorMessage: String(e.message).slice(0, 300) });
       } finally {
         probing = undefined;
       }
