@@ -11,7 +11,9 @@ import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { serveConfigSchema } from '../src/config/schema.ts';
 import type { ServeConfig } from '../src/config/schema.ts';
+import { DeadLetterWriter } from '../src/ingest/dead-letter.ts';
 import { PAYLOAD_PREVIEW_BYTES } from '../src/ingest/dead-letter-record.ts';
+import { createMetrics } from '../src/metrics/registry.ts';
 import { startService } from '../src/service.ts';
 import type { RunningService } from '../src/service.ts';
 import { createDynamoClients } from '../src/storage/client.ts';
@@ -160,9 +162,8 @@ describe('dead-letter', () => {
       { timeoutMs: 20_000, message: 'every record of the outage written' },
     );
     expect(metricValue(after, 'iot_ingest_dead_letter_write_failures_total')).toBe(0);
-    let stored = 0;
-    for (let d = 0; d < bad.length; d++) stored += (await dlqRecords(`dl-out-${d}`)).length;
-    expect(stored).toBe(expected);
+    const stored = (await scanAll(clients.doc, config.dlqTableName)).filter((r) => String(r.deviceId).startsWith('dl-out-'));
+    expect(stored).toHaveLength(expected);
 
     // A record DynamoDB refuses for good (ValidationException, not retriable): counted apart,
     // one log line without the payload, the device still acknowledged.
@@ -182,6 +183,41 @@ describe('dead-letter', () => {
     await Promise.all(goodAcks);
     const goodStored = (await scanAll(clients.doc, config.tableName)).filter((r) => r.deviceId === 'dl-good');
     expect(goodStored).toHaveLength(goodSent);
+  });
+
+  it('bounds writes in flight: QoS 1 records wait for a slot, a QoS 0 record is dropped and counted', async () => {
+    proxy.setFaults({ operations: ['PutItem'], delayMs: 300 });
+    const metrics = createMetrics({ defaultMetrics: false });
+    const proxied = createDynamoClients({ endpoint: proxy.endpoint, region: config.region });
+    const writer = new DeadLetterWriter(proxied.doc, { tableName: config.dlqTableName, retentionDays: undefined, maxInflight: 2, retryBudgetMs: 10_000 }, metrics, pino({ level: 'silent' }));
+    try {
+      const input = (i: number, qos: number): Parameters<DeadLetterWriter['write']>[0] => ({
+        deviceId: 'dl-bound', topic: 'devices/dl-bound/telemetry', clientId: 'dl-bound', reason: 'malformed_json',
+        errorMessage: 'not JSON', payload: Buffer.from(`bad ${i}`), receivedAt: Date.now(), qos,
+      });
+      const tickets = [0, 1, 2, 3, 4].map((i) => writer.write(input(i, 1)));
+      let admitted = 0;
+      tickets.forEach((t) => void t.admitted.then(() => admitted++));
+      await Promise.resolve();
+      await Promise.resolve();
+      expect(admitted).toBe(2); // two slots: three QoS 1 records wait
+      const gauges = await metrics.registry.metrics();
+      expect(metricValue(gauges, 'iot_ingest_dead_letter_writes_inflight')).toBe(2);
+      expect(metricValue(gauges, 'iot_ingest_dead_letter_writes_waiting')).toBe(3);
+      const q0 = writer.write(input(5, 0)); // no slot: dropped at once
+      await q0.settled;
+      expect(metricValue(await metrics.registry.metrics(), 'iot_ingest_dead_letter_dropped_total', { reason: 'overloaded' })).toBe(1);
+      await Promise.all(tickets.map((t) => t.settled));
+      expect(admitted).toBe(5);
+      const after = await metrics.registry.metrics();
+      expect(metricValue(after, 'iot_ingest_dead_lettered_total', { reason: 'malformed_json' })).toBe(5);
+      expect(metricValue(after, 'iot_ingest_dead_letter_writes_inflight')).toBe(0);
+      expect(await dlqRecords('dl-bound')).toHaveLength(5);
+    } finally {
+      proxy.setFaults({});
+      await writer.flush();
+      proxied.destroy();
+    }
   });
 
   it('keeps the log small: about 20 MiB of invalid payloads went by, the log holds no payload', () => {
