@@ -159,7 +159,7 @@ export async function startService(config: ServeConfig, deps: ServiceDeps): Prom
         const s = batcher.stats();
         log.error({ notStored: s.outstandingReadings }, `shutdown deadline of ${config.shutdownTimeoutMs} ms reached: readings not stored (not acknowledged in durable mode)`);
       }
-      await deadLetter.flush();
+      await deadLetter.flush(Math.max(0, config.shutdownTimeoutMs - (Date.now() - started)));
       // PUBACKs released by the flush are written by mqtt-packet on the next tick (cork/uncork):
       // give them a turn of the loop to reach the sockets before the connections close.
       await new Promise((resolve) => setImmediate(resolve));
