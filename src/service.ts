@@ -11,7 +11,6 @@ import { startHttp } from './http/server.ts';
 import type { RunningHttp } from './http/server.ts';
 import { Batcher } from './ingest/batcher.ts';
 import { DeadLetterWriter } from './ingest/dead-letter.ts';
-import { BatchWriter } from './ingest/writer.ts';
 import { DEAD_LETTER_REASONS, INVALID_REASONS } from './ingest/reading.ts';
 import { createMetrics } from './metrics/registry.ts';
 import type { Metrics } from './metrics/registry.ts';
@@ -21,10 +20,13 @@ import type { EmbeddedDynamo } from './storage/embedded.ts';
 import { startStoreHealth } from './storage/store-health.ts';
 import type { StoreHealth } from './storage/store-health.ts';
 import { deadLetterTableSpec, ensureTable, telemetryTableSpec } from './storage/tables.ts';
-import { createDynamoTelemetryStore } from './storage/telemetry-store.ts';
 import type { TelemetryStore } from './storage/telemetry-store.ts';
-import { createThreadedTelemetryStore } from './storage/worker-store.ts';
-import type { ThreadedTelemetryStore } from './storage/worker-store.ts';
+import { createThreadedTransport } from './storage/worker-store.ts';
+import { DynamoDbSink } from './storage/dynamodb/sink.ts';
+import { createHttpTransport } from './storage/dynamodb/http-transport.ts';
+import type { BatchTransport } from './storage/dynamodb/transport.ts';
+import { transportFromStore } from './storage/dynamodb/transport.ts';
+import type { ReadingSink } from './ingest/sink.ts';
 import { toStoreError } from './storage/errors.ts';
 import { retry } from './retry.ts';
 
@@ -35,6 +37,8 @@ export interface ServiceDeps {
   readonly env?: NodeJS.ProcessEnv;
   /** Replaces the DynamoDB telemetry store (benchmarks); tables and dead-letter still use DynamoDB. */
   readonly store?: TelemetryStore;
+  /** Replaces the whole telemetry sink (a file, a fan-out); the broker and the batcher do not change. */
+  readonly sink?: ReadingSink;
 }
 
 export interface RunningService {
@@ -72,7 +76,7 @@ export async function startService(config: ServeConfig, deps: ServiceDeps): Prom
   }
   const connection = { endpoint, region: config.region, maxSockets: config.writeConcurrency + 8, requestTimeoutMs: config.requestTimeoutMs };
   const clients = createDynamoClients(connection, deps.env ?? {});
-  let threadedStore: ThreadedTelemetryStore | undefined;
+  let sink: ReadingSink | undefined;
   try {
     http = await startHttp({
       host: config.httpHost,
@@ -103,9 +107,16 @@ export async function startService(config: ServeConfig, deps: ServiceDeps): Prom
       log: log.child({ component: 'store-health' }),
     });
 
-    if (!deps.store && config.writerThread) threadedStore = createThreadedTelemetryStore(connection, config.tableName, deps.env ?? {});
-    const store = deps.store ?? threadedStore ?? createDynamoTelemetryStore(clients.doc, config.tableName);
-    const writer = new BatchWriter(store, metrics, { retentionDays: config.retentionDays, writeTimeoutMs: config.writeTimeoutMs }, log.child({ component: 'writer' }));
+    if (deps.sink) sink = deps.sink;
+    else {
+      const transport: BatchTransport = deps.store
+        ? transportFromStore(deps.store)
+        : config.writerThread
+          ? createThreadedTransport(connection, config.tableName, deps.env ?? {})
+          : await createHttpTransport(connection, config.tableName, deps.env ?? {});
+      sink = new DynamoDbSink(transport, metrics, { retentionDays: config.retentionDays, writeTimeoutMs: config.writeTimeoutMs }, log.child({ component: 'writer' }));
+    }
+    const readingSink = sink;
     const deadLetter = new DeadLetterWriter(
       clients.doc,
       { tableName: config.dlqTableName, retentionDays: config.retentionDays, maxInflight: config.deadLetterMaxInflight, retryBudgetMs: config.writeTimeoutMs },
@@ -114,7 +125,7 @@ export async function startService(config: ServeConfig, deps: ServiceDeps): Prom
     );
     // A reading DynamoDB refuses is dead-lettered on its own: the payload is that reading as JSON
     // (replaying it stores just it), with the client and QoS of the message it came in.
-    const batcher = new Batcher(config, writer, metrics, (reading, message, origin) =>
+    const batcher = new Batcher(config, readingSink, metrics, (reading, message, origin) =>
       deadLetter.write({
         deviceId: reading.deviceId,
         topic: telemetryTopic(reading.deviceId),
@@ -166,7 +177,7 @@ export async function startService(config: ServeConfig, deps: ServiceDeps): Prom
       await new Promise((resolve) => setImmediate(resolve));
       await runningBroker.close('shutdown');
       await runningHttp.close();
-      await threadedStore?.close();
+      await readingSink.shutdown();
       health?.stop();
       clients.destroy();
       await embedded?.stop();
@@ -184,7 +195,7 @@ export async function startService(config: ServeConfig, deps: ServiceDeps): Prom
     health?.stop();
     await broker?.close('shutdown');
     await http?.close();
-    await threadedStore?.close();
+    await sink?.shutdown();
     clients.destroy();
     await embedded?.stop();
     throw err;
