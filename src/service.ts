@@ -17,6 +17,8 @@ import type { Metrics } from './metrics/registry.ts';
 import { createDynamoClients } from './storage/client.ts';
 import { startEmbeddedDynamo } from './storage/embedded.ts';
 import type { EmbeddedDynamo } from './storage/embedded.ts';
+import { startStoreHealth } from './storage/store-health.ts';
+import type { StoreHealth } from './storage/store-health.ts';
 import { deadLetterTableSpec, ensureTable, telemetryTableSpec } from './storage/tables.ts';
 import type { TelemetryStore } from './storage/telemetry-store.ts';
 import { createThreadedTransport } from './storage/worker-store.ts';
@@ -58,10 +60,18 @@ export async function startService(config: ServeConfig, deps: ServiceDeps): Prom
   let embedded: EmbeddedDynamo | undefined;
   let http: RunningHttp | undefined;
   let broker: RunningBroker | undefined;
+  let health: StoreHealth | undefined;
+  const isReady = (): boolean => ready && (health?.isUp() ?? false);
 
   let endpoint = config.dynamodbEndpoint;
   if (endpoint === undefined && config.embedded) {
-    embedded = await startEmbeddedDynamo({ port: config.embeddedPort, dataDir: config.dataDir, log: log.child({ component: 'embedded-dynamodb' }) });
+    embedded = await startEmbeddedDynamo({
+      port: config.embeddedPort,
+      dataDir: config.dataDir,
+      log: log.child({ component: 'embedded-dynamodb' }),
+      onDown: () => health?.markDown('the embedded store process died'),
+      onRestarted: () => void health?.restarted(),
+    });
     endpoint = embedded.endpoint;
   }
   const connection = { endpoint, region: config.region, maxSockets: config.writeConcurrency + 8, requestTimeoutMs: config.requestTimeoutMs };
@@ -72,7 +82,11 @@ export async function startService(config: ServeConfig, deps: ServiceDeps): Prom
       host: config.httpHost,
       port: config.httpPort,
       registry: metrics.registry,
-      isReady: () => ready,
+      isReady,
+      readinessDetail: () => ({
+        store: health?.isUp() === false ? 'unreachable' : health ? 'up' : 'starting',
+        ...(embedded ? { embeddedStore: { endpoint: embedded.endpoint, pid: embedded.pid() ?? null, restarts: embedded.restarts() } } : {}),
+      }),
       doc: clients.doc,
       tableName: config.tableName,
       log: log.child({ component: 'http' }),
@@ -83,6 +97,14 @@ export async function startService(config: ServeConfig, deps: ServiceDeps): Prom
     await untilReachable(tableLog, async () => {
       await ensureTable(clients.client, telemetryTableSpec(config.tableName), { create: config.createTable, ttlAttribute, log: tableLog });
       await ensureTable(clients.client, deadLetterTableSpec(config.dlqTableName), { create: config.createTable, ttlAttribute, log: tableLog });
+    });
+    health = startStoreHealth({
+      client: clients.client,
+      tableName: config.tableName,
+      probeIntervalMs: config.storeProbeIntervalMs,
+      probeTimeoutMs: config.requestTimeoutMs,
+      registry: metrics.registry,
+      log: log.child({ component: 'store-health' }),
     });
 
     if (deps.sink) sink = deps.sink;
@@ -95,7 +117,12 @@ export async function startService(config: ServeConfig, deps: ServiceDeps): Prom
       sink = new DynamoDbSink(transport, metrics, { retentionDays: config.retentionDays, writeTimeoutMs: config.writeTimeoutMs }, log.child({ component: 'writer' }));
     }
     const readingSink = sink;
-    const deadLetter = new DeadLetterWriter(clients.doc, config.dlqTableName, config.retentionDays, metrics, log.child({ component: 'dead-letter' }));
+    const deadLetter = new DeadLetterWriter(
+      clients.doc,
+      { tableName: config.dlqTableName, retentionDays: config.retentionDays, maxInflight: config.deadLetterMaxInflight, retryBudgetMs: config.writeTimeoutMs },
+      metrics,
+      log.child({ component: 'dead-letter' }),
+    );
     // A reading DynamoDB refuses is dead-lettered on its own: the payload is that reading as JSON
     // (replaying it stores just it), with the client and QoS of the message it came in.
     const batcher = new Batcher(config, readingSink, metrics, (reading, message, origin) =>
@@ -108,9 +135,9 @@ export async function startService(config: ServeConfig, deps: ServiceDeps): Prom
         payload: Buffer.from(JSON.stringify({ ts: reading.ts, ...reading.attributes })),
         receivedAt: reading.receivedAt,
         qos: origin?.qos ?? 1,
-      }),
+      }).settled,
     );
-    metrics.addSampler(() => metrics.ready.set(ready ? 1 : 0));
+    metrics.addSampler(() => metrics.ready.set(isReady() ? 1 : 0));
     broker = await startBroker({
       host: config.mqttHost,
       port: config.mqttPort,
@@ -136,7 +163,7 @@ export async function startService(config: ServeConfig, deps: ServiceDeps): Prom
         const s = batcher.stats();
         log.error({ notStored: s.outstandingReadings }, `shutdown deadline of ${config.shutdownTimeoutMs} ms reached: readings not stored (not acknowledged in durable mode)`);
       }
-      await deadLetter.flush();
+      await deadLetter.flush(Math.max(0, config.shutdownTimeoutMs - (Date.now() - started)));
       // PUBACKs released by the flush are written by mqtt-packet on the next tick (cork/uncork):
       // give them a turn of the loop to reach the sockets before the connections close.
       await new Promise((resolve) => setImmediate(resolve));
@@ -144,6 +171,7 @@ export async function startService(config: ServeConfig, deps: ServiceDeps): Prom
       await runningBroker.close('shutdown');
       await runningHttp.close();
       await readingSink.shutdown();
+      health?.stop();
       clients.destroy();
       await embedded?.stop();
       log.info({ ms: Date.now() - started, flushed }, 'iot-ingest stopped');
@@ -153,10 +181,11 @@ export async function startService(config: ServeConfig, deps: ServiceDeps): Prom
       httpPort: http.port,
       dynamodbEndpoint: endpoint,
       metrics,
-      isReady: () => ready,
+      isReady,
       stop: () => (stopping ??= stop()),
     };
   } catch (err) {
+    health?.stop();
     await broker?.close('shutdown');
     await http?.close();
     await sink?.shutdown();

@@ -28,6 +28,10 @@ export interface SettingSpec {
   readonly kind: 'string' | 'boolean';
   readonly help: string;
   readonly secret?: boolean;
+  /** Placeholder in --help (default VALUE), e.g. N, URL, MS. */
+  readonly value?: string;
+  /** A string setting that may be given several times (flag repeated, or comma-separated env). */
+  readonly repeatable?: boolean;
 }
 
 /** Every setting: its config key, CLI flag, env var and help line (schema below gives types/defaults). */
@@ -39,10 +43,12 @@ export const SERVE_SETTINGS: readonly SettingSpec[] = [
   { key: 'dynamodbEndpoint', flag: 'dynamodb-endpoint', env: 'DYNAMODB_ENDPOINT', kind: 'string', help: 'DynamoDB-API endpoint (DynamoDB Local, LocalStack). Unset: embedded server, or AWS with --no-embedded.' },
   { key: 'embedded', flag: 'embedded', env: 'EMBEDDED_DYNAMODB', kind: 'boolean', help: 'Start the embedded DynamoDB-API server (dynalite) when no endpoint is set. --no-embedded uses AWS.' },
   { key: 'embeddedPort', flag: 'embedded-port', env: 'EMBEDDED_DYNAMODB_PORT', kind: 'string', help: 'Port of the embedded DynamoDB-API server (0 = pick).' },
+  { key: 'storeProbeIntervalMs', flag: 'store-probe-interval-ms', env: 'STORE_PROBE_INTERVAL_MS', kind: 'string', help: 'How often the store is probed (DescribeTable, timeout --request-timeout-ms; two failures in a row = unreachable) for /readyz and iot_ingest_store_up.' },
   { key: 'dataDir', flag: 'data-dir', env: 'DATA_DIR', kind: 'string', help: 'Where the embedded server keeps its data.' },
   { key: 'region', flag: 'region', env: 'AWS_REGION', kind: 'string', help: 'AWS region.' },
   { key: 'tableName', flag: 'table', env: 'TABLE_NAME', kind: 'string', help: 'Telemetry table (deviceId HASH, ts RANGE).' },
   { key: 'dlqTableName', flag: 'dlq-table', env: 'DLQ_TABLE_NAME', kind: 'string', help: 'Dead-letter table.' },
+  { key: 'deadLetterMaxInflight', flag: 'dead-letter-max-inflight', env: 'DEAD_LETTER_MAX_INFLIGHT', kind: 'string', help: 'Dead-letter writes in flight at most; when full, QoS 1 invalid messages wait (backpressure), QoS 0 ones are dropped and counted.' },
   { key: 'createTable', flag: 'create-table', env: 'CREATE_TABLE', kind: 'boolean', help: 'Create the tables at start-up when missing (--no-create-table to only check).' },
   { key: 'retentionDays', flag: 'retention-days', env: 'RETENTION_DAYS', kind: 'string', help: 'Keep readings this many days (writes expiresAt, enables TTL). Unset: keep forever.' },
   { key: 'ackMode', flag: 'ack-mode', env: 'ACK_MODE', kind: 'string', help: 'durable: PUBACK after the reading is stored; received: PUBACK on receipt.' },
@@ -76,10 +82,12 @@ export const serveConfigSchema = z
     dynamodbEndpoint: z.url({ protocol: /^https?$/ }).optional(),
     embedded: bool.default(true),
     embeddedPort: port.default(4567),
+    storeProbeIntervalMs: int(z.number().min(100).max(60_000)).default(2_000),
     dataDir: z.string().min(1).default('./data'),
     region: z.string().min(1).default('us-east-1'),
     tableName: z.string().regex(/^[A-Za-z0-9_.-]{3,255}$/, 'must be 3-255 chars of [A-Za-z0-9_.-]').default('telemetry'),
     dlqTableName: z.string().regex(/^[A-Za-z0-9_.-]{3,255}$/, 'must be 3-255 chars of [A-Za-z0-9_.-]').default('telemetry_dlq'),
+    deadLetterMaxInflight: int(z.number().positive().max(1024)).default(32),
     createTable: bool.default(true),
     retentionDays: int(z.number().positive().max(36500)).optional(),
     ackMode: z.enum(ACK_MODES).default('durable'),
