@@ -114,7 +114,7 @@ export async function startService(config: ServeConfig, deps: ServiceDeps): Prom
         : config.writerThread
           ? createThreadedTransport(connection, config.tableName, deps.env ?? {})
           : await createHttpTransport(connection, config.tableName, deps.env ?? {});
-      sink = new DynamoDbSink(transport, metrics, { retentionDays: config.retentionDays, writeTimeoutMs: config.writeTimeoutMs }, log.child({ component: 'writer' }));
+      sink = new DynamoDbSink(transport, metrics, { retentionDays: config.retentionDays, writeTimeoutMs: config.writeTimeoutMs, slowRequestMs: config.slowWriteMs }, log.child({ component: 'writer' }));
     }
     const readingSink = sink;
     const deadLetter = new DeadLetterWriter(
