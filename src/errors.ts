@@ -11,6 +11,8 @@ export const ERROR_CODES = [
   'STORE_REJECTED',
   'STORE_FAILED',
   'SHUTTING_DOWN',
+  'PROXY_HEADER_INVALID',
+  'WORKER_FAILED',
 ] as const;
 export type ErrorCode = (typeof ERROR_CODES)[number];
 

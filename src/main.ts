@@ -3,6 +3,11 @@ import { CliError } from './errors.ts';
 import { describeConfig, parseServeArgs, serveHelp } from './cli/serve.ts';
 import { createLogger } from './log.ts';
 import { startService } from './service.ts';
+import cluster from 'node:cluster';
+import { resolveWorkerCount, startPrimary } from './cluster/primary.ts';
+import { attachWorker, reportStopping, workerConfigFrom } from './cluster/worker.ts';
+import type { PrimaryChannel } from './cluster/worker.ts';
+import { isPrimaryMessage } from './cluster/messages.ts';
 
 const USAGE = `Usage: iot-ingest <command> [options]
 
@@ -29,6 +34,7 @@ const commands: Record<string, Command> = {
 };
 
 async function serve(argv: string[]): Promise<number> {
+  if (cluster.isWorker) return serveWorker();
   const { config, help } = parseServeArgs(argv, process.env);
   if (help) {
     process.stdout.write(`${serveHelp()}\n`);
@@ -36,6 +42,13 @@ async function serve(argv: string[]): Promise<number> {
   }
   const log = createLogger(config.logLevel);
   log.info({ config: describeConfig(config) }, 'configuration');
+  if (resolveWorkerCount(config.workers) > 1) {
+    const primary = await startPrimary(config, { log, env: process.env });
+    const signal = await untilSignal();
+    log.info({ signal }, 'shutting down: every worker flushes its queued readings');
+    await primary.stop();
+    return 0;
+  }
   const service = await startService(config, { log, env: process.env });
   const signal = await new Promise<NodeJS.Signals>((resolve) => {
     process.once('SIGTERM', resolve);
@@ -50,6 +63,30 @@ async function serve(argv: string[]): Promise<number> {
   process.once('SIGINT', forceExit);
   await service.stop();
   return 0;
+}
+
+function untilSignal(): Promise<NodeJS.Signals> {
+  return new Promise<NodeJS.Signals>((resolve) => {
+    process.once('SIGTERM', resolve);
+    process.once('SIGINT', resolve);
+  });
+}
+
+/** One broker process of `serve --workers N`: drains on the primary's order, a signal, or the primary's death. */
+async function serveWorker(): Promise<number> {
+  const { config, slot } = workerConfigFrom(process.env);
+  const log = createLogger(config.logLevel).child({ worker: slot });
+  const service = await startService(config, { log, env: process.env });
+  const channel: PrimaryChannel = {
+    send: (message) => process.send?.(message),
+    onMessage: (listener) => process.on('message', (m: unknown) => isPrimaryMessage(m) && listener(m)),
+    onDisconnect: (listener) => process.once('disconnect', listener),
+  };
+  const why = await Promise.race([attachWorker(service, slot, channel), untilSignal()]);
+  log.info({ why }, 'worker shutting down: flushing queued readings');
+  reportStopping(slot, channel);
+  await service.stop();
+  process.exit(0);
 }
 
 function abortOnSignal(): AbortSignal {

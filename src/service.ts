@@ -24,6 +24,9 @@ import { createThreadedTelemetryStore } from './storage/worker-store.ts';
 import type { ThreadedTelemetryStore } from './storage/worker-store.ts';
 import { classifyError } from './storage/errors.ts';
 import { computeBackoffMs } from './ingest/backoff.ts';
+import { createAuthenticate, createAuthorizeSubscribe, parseApplications } from './broker/identity-hooks.ts';
+import { connectClusterState } from './cluster/redis-state.ts';
+import type { ClusterState } from './cluster/redis-state.ts';
 
 export const VERSION = '0.1.0';
 
@@ -40,6 +43,8 @@ export interface RunningService {
   readonly dynamodbEndpoint: string | undefined;
   readonly metrics: Metrics;
   isReady(): boolean;
+  /** What /readyz shows beside the status (cluster mode: whether cross-node delivery works). */
+  readinessDetail(): Record<string, unknown>;
   /** Graceful stop: not ready, stop accepting, flush, finish writes, close. Idempotent. */
   stop(): Promise<void>;
 }
@@ -53,6 +58,8 @@ export async function startService(config: ServeConfig, deps: ServiceDeps): Prom
   let embedded: EmbeddedDynamo | undefined;
   let http: RunningHttp | undefined;
   let broker: RunningBroker | undefined;
+  let cluster: ClusterState | undefined;
+  const readinessDetail = (): Record<string, unknown> => (cluster ? { cluster: cluster.detail() } : {});
 
   let endpoint = config.dynamodbEndpoint;
   if (endpoint === undefined && config.embedded) {
@@ -68,6 +75,7 @@ export async function startService(config: ServeConfig, deps: ServiceDeps): Prom
       port: config.httpPort,
       registry: metrics.registry,
       isReady: () => ready,
+      readinessDetail,
       doc: clients.doc,
       tableName: config.tableName,
       log: log.child({ component: 'http' }),
@@ -106,11 +114,18 @@ export async function startService(config: ServeConfig, deps: ServiceDeps): Prom
       metrics.inflightBatches.set(s.inflight);
       metrics.ready.set(ready ? 1 : 0);
     });
+    if (config.clusterRedisUrl !== undefined) {
+      cluster = await connectClusterState({ url: config.clusterRedisUrl, registry: metrics.registry, log: log.child({ component: 'cluster' }) });
+    }
     broker = await startBroker({
       host: config.mqttHost,
       port: config.mqttPort,
       metrics,
       log: log.child({ component: 'broker' }),
+      authenticate: createAuthenticate(parseApplications(config.applications)),
+      authorizeSubscribe: createAuthorizeSubscribe(metrics.registry, log.child({ component: 'broker' })),
+      proxyProtocol: config.proxyProtocol,
+      ...(cluster ? { shared: { mq: cluster.mq, persistence: cluster.persistence } } : {}),
       authorizePublish: (markDisconnectReason) =>
         createPublishHook({ ackMode: config.ackMode, limits: config, batcher, deadLetter, metrics, markDisconnectReason }),
     });
@@ -137,6 +152,7 @@ export async function startService(config: ServeConfig, deps: ServiceDeps): Prom
       await new Promise((resolve) => setImmediate(resolve));
       await new Promise((resolve) => setImmediate(resolve));
       await runningBroker.close('shutdown');
+      await cluster?.close();
       await runningHttp.close();
       await threadedStore?.close();
       clients.destroy();
@@ -149,10 +165,12 @@ export async function startService(config: ServeConfig, deps: ServiceDeps): Prom
       dynamodbEndpoint: endpoint,
       metrics,
       isReady: () => ready,
+      readinessDetail,
       stop: () => (stopping ??= stop()),
     };
   } catch (err) {
     await broker?.close('shutdown');
+    await cluster?.close();
     await http?.close();
     await threadedStore?.close();
     clients.destroy();
@@ -162,7 +180,7 @@ export async function startService(config: ServeConfig, deps: ServiceDeps): Prom
 }
 
 /** Runs `step` until it succeeds, retrying (with backoff) only errors that waiting can cure. */
-async function untilReachable(log: Logger, step: () => Promise<void>): Promise<void> {
+export async function untilReachable(log: Logger, step: () => Promise<void>): Promise<void> {
   for (let attempt = 0; ; attempt++) {
     try {
       await step();

@@ -14,6 +14,8 @@ export interface HttpOptions {
   readonly port: number;
   readonly registry: Registry;
   readonly isReady: () => boolean;
+  /** Shown beside the status by /readyz (e.g. cluster mode's Redis state); does not change the status. */
+  readonly readinessDetail?: () => Record<string, unknown>;
   readonly doc: DynamoDBDocumentClient;
   readonly tableName: string;
   readonly log: Logger;
@@ -62,7 +64,7 @@ async function handle(o: HttpOptions, req: IncomingMessage, res: ServerResponse)
   if (url.pathname === '/healthz') return send(res, 200, { status: 'ok' });
   if (url.pathname === '/readyz') {
     const ready = o.isReady();
-    return send(res, ready ? 200 : 503, { status: ready ? 'ready' : 'not ready' });
+    return send(res, ready ? 200 : 503, { status: ready ? 'ready' : 'not ready', ...o.readinessDetail?.() });
   }
   const match = READINGS_PATH.exec(url.pathname);
   if (match) return readings(o, decodeURIComponent(match[1] as string), url.searchParams, res);
