@@ -90,9 +90,12 @@ export async function connectClusterState(o: ClusterStateOptions): Promise<Clust
     for (const c of connections) c.disconnect();
     throw new IngestError('CONFIG_INVALID', `--cluster / CLUSTER_REDIS_URL: Redis not reachable at ${redact(o.url)} (${(err as Error).message})`, { cause: err });
   }
-  watch();
+  up = isUp();
+  log.info({ redis: redact(o.url) }, 'cluster mode: sharing MQTT delivery and sessions through Redis');
 
   const mq = MQEmitterRedis({ subConn, pubConn });
+  // mqemitter-redis re-emits connection errors on `state`; unheard, they would end the process.
+  (mq as unknown as { state: NodeJS.EventEmitter }).state.on('error', (err: Error) => log.debug({ err }, 'Redis emitter error'));
   const toRedis = mq.emit.bind(mq) as Emit;
   const localOnly = (mq as unknown as { _emit: Emit })._emit.bind(mq);
   // A publish reaches this node's subscribers through Redis like everyone else's; when Redis cannot
