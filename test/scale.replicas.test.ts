@@ -4,6 +4,8 @@
 // one replica) and a crash (SIGKILL the other) mid-run: every acknowledged reading is stored. The
 // service sees the device's address from the PROXY header, not the balancer's, and refuses a
 // connection that does not start with one.
+import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { connect as netConnect } from 'node:net';
 import { Writable } from 'node:stream';
 import { MqttClient } from 'mqtt';
@@ -17,7 +19,7 @@ import { findFreePort, randomTableName, startDynalite, waitFor } from './helpers
 import type { DynamoServer } from './helpers/dynamo-servers.ts';
 import { hasBinary, startHaproxy } from './helpers/scale-servers.ts';
 import type { BackendServer, Haproxy } from './helpers/scale-servers.ts';
-import { scanAll, spawnService } from './helpers/service.ts';
+import { REPO_ROOT, scanAll, spawnService } from './helpers/service.ts';
 import type { SpawnedService } from './helpers/service.ts';
 
 class Capture extends Writable {
@@ -137,4 +139,22 @@ describe.skipIf(!hasBinary('haproxy'))('replicas behind HAProxy', () => {
     const inTable = await storedSoFar();
     expect(inTable).toBeGreaterThanOrEqual(summary.acked.readings);
   }, 90_000);
+});
+
+describe('deployment files of the cluster setup', () => {
+  it.skipIf(!hasBinary('haproxy'))('deploy/haproxy/haproxy.cfg is valid for haproxy and checks /readyz with PROXY protocol v2 towards the replicas', () => {
+    const file = `${REPO_ROOT}deploy/haproxy/haproxy.cfg`;
+    const check = spawnSync('haproxy', ['-c', '-f', file], { encoding: 'utf8' });
+    expect(check.status, check.stderr).toBe(0);
+    const text = readFileSync(file, 'utf8');
+    expect(text).toMatch(/^\s*mode tcp$/m);
+    expect(text).toMatch(/option httpchk GET \/readyz/);
+    expect(text).toMatch(/default-server .*send-proxy-v2/);
+  });
+
+  it.skipIf(!hasBinary('docker-compose'))('the compose file\'s cluster profile is valid for docker-compose 1.29', () => {
+    const config = spawnSync('docker-compose', ['-f', 'docker-compose.yml', '--profile', 'cluster', 'config', '--services'], { cwd: REPO_ROOT, encoding: 'utf8' });
+    expect(config.status, config.stderr).toBe(0);
+    expect(config.stdout.split('\n')).toEqual(expect.arrayContaining(['redis', 'ingest-a', 'ingest-b', 'haproxy', 'simulator-cluster']));
+  });
 });
