@@ -2,8 +2,9 @@
 //  1. The pipeline with --workers 1 and --workers 2 side by side, into the do-nothing DynamoDB-API
 //     endpoint (bench/null-dynamo.ts), driven by the raw-socket generator (bench/load.ts):
 //     readings/s stored, service CPU per reading (primary + workers, all threads), scaling ratio.
-//  2. Idle connections: N connections (default 10,000) held open against bare aedes
-//     (bench/aedes-raw.ts) and against the service (--workers 1): RSS per connection.
+//  2. Idle connections: N connections (default 10,000, bench/idle-connections.ts) held open against
+//     bare aedes (bench/aedes-raw.ts) and against the service (--workers 1): RSS per connection.
+//     Each side is its own process; the fd limit must exceed N (`ulimit -n`; 20,000 here).
 // The generator runs on the same machine: on 2 cores it competes with the workers for CPU, which
 // caps what a second worker can add. Prints JSON lines and a table; writes bench/results/scale.json.
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -123,8 +124,8 @@ async function idle(name: string, pid: number, port: number): Promise<IdleFigure
   await sleep(1_000);
   const before = rssBytes(pid);
   const started = performance.now();
-  const load = forkBench('idle', './load.ts', ['--port', String(port), '--connections', String(IDLE), '--mode', 'idle', '--prefix', name]);
-  await waitForMessage(load.proc, 'connected', 300_000, `idle ${name}`);
+  const load = forkBench('idle', './idle-connections.ts', ['--port', String(port), '--connections', String(IDLE), '--prefix', name]);
+  await waitForMessage(load.proc, 'connected', 600_000, `idle ${name}`);
   const connectS = (performance.now() - started) / 1000;
   await sleep(3_000); // let allocation settle
   const after = rssBytes(pid);

@@ -6,6 +6,7 @@ import type { RunningBroker } from './broker/server.ts';
 import { createPublishHook } from './broker/publish-hook.ts';
 import { telemetryTopic } from './broker/topic.ts';
 import type { ServeConfig } from './config/schema.ts';
+import { IngestError } from './errors.ts';
 import { startHttp } from './http/server.ts';
 import type { RunningHttp } from './http/server.ts';
 import { Batcher } from './ingest/batcher.ts';
@@ -22,8 +23,8 @@ import { createDynamoTelemetryStore } from './storage/telemetry-store.ts';
 import type { TelemetryStore } from './storage/telemetry-store.ts';
 import { createThreadedTelemetryStore } from './storage/worker-store.ts';
 import type { ThreadedTelemetryStore } from './storage/worker-store.ts';
-import { classifyError } from './storage/errors.ts';
-import { computeBackoffMs } from './ingest/backoff.ts';
+import { toStoreError } from './storage/errors.ts';
+import { retry } from './retry.ts';
 import { createAuthenticate, createAuthorizeSubscribe, parseApplications } from './broker/identity-hooks.ts';
 import { connectClusterState } from './cluster/redis-state.ts';
 import type { ClusterState } from './cluster/redis-state.ts';
@@ -181,15 +182,17 @@ export async function startService(config: ServeConfig, deps: ServiceDeps): Prom
 
 /** Runs `step` until it succeeds, retrying (with backoff) only errors that waiting can cure. */
 export async function untilReachable(log: Logger, step: () => Promise<void>): Promise<void> {
-  for (let attempt = 0; ; attempt++) {
-    try {
-      await step();
-      return;
-    } catch (err) {
-      if (!classifyError(err).retriable) throw err;
-      const delayMs = computeBackoffMs(attempt, { baseMs: 200, capMs: 5_000 }) + 100;
-      log.warn({ err, attempt, retryInMs: delayMs }, 'DynamoDB not reachable yet; /readyz stays 503 until it is');
-      await new Promise((resolve) => setTimeout(resolve, delayMs));
-    }
-  }
+  await retry(
+    async () => {
+      try {
+        await step();
+      } catch (err) {
+        throw err instanceof IngestError ? err : toStoreError(err);
+      }
+    },
+    {
+      backoff: { baseMs: 200, capMs: 5_000 },
+      onRetry: (err, attempt, retryInMs) => log.warn({ err, attempt, retryInMs }, 'DynamoDB not reachable yet; /readyz stays 503 until it is'),
+    },
+  );
 }

@@ -118,11 +118,11 @@ describe.skipIf(!hasBinary('redis-server'))('cluster mode over Redis', () => {
     const stdout = new Capture();
     const run = runSimulate(
       ['--url', mqttUrl(a), '--dynamodb-endpoint', dynamo.endpoint, '--table', table, '--json', '--quiet',
-        '--prefix', 'rd', '-n', '10', '-r', '20', '-d', '8', '--seed', '5', '--verify'],
+        '--prefix', 'rd', '-n', '10', '-r', '20', '-d', '15', '--seed', '5', '--verify'],
       { stdout, stderr: new Capture(), env: {}, isTTY: false },
     );
-    await waitFor(async () => (metricValue(await scrape(httpUrl(a)), 'iot_ingest_readings_stored_total') >= 100 ? true : undefined), {
-      timeoutMs: 10_000, message: 'the fleet did not get going',
+    await waitFor(async () => (metricValue(await scrape(httpUrl(a)), 'iot_ingest_readings_stored_total') >= 50 ? true : undefined), {
+      timeoutMs: 30_000, message: 'the fleet did not get going',
     });
     await redis.stop();
     await waitFor(async () => (metricValue(await scrape(httpUrl(a)), 'iot_ingest_cluster_up') === 0 ? true : undefined), {
@@ -138,10 +138,10 @@ describe.skipIf(!hasBinary('redis-server'))('cluster mode over Redis', () => {
     const code = await run;
     const summary = JSON.parse(stdout.text) as Summary;
     expect(code).toBe(EXIT_CODES.OK);
-    expect(summary.acked.readings).toBeGreaterThan(800);
+    expect(summary.acked.readings).toBeGreaterThan(300);
     expect(summary.verify).toMatchObject({ ok: true, missing: 0, devices: 10 });
     const after = await scrape(httpUrl(a));
     expect(metricValue(after, 'iot_ingest_cluster_local_fallbacks_total', { operation: 'publish' })).toBeGreaterThan(0);
     expect(a.logs()).toContain('Redis unreachable: ingestion continues');
-  }, 60_000);
+  }, 120_000);
 });

@@ -28,6 +28,10 @@ export interface SettingSpec {
   readonly kind: 'string' | 'boolean';
   readonly help: string;
   readonly secret?: boolean;
+  /** Placeholder in --help (default VALUE), e.g. N, URL, MS. */
+  readonly value?: string;
+  /** A string setting that may be given several times (flag repeated, or comma-separated env). */
+  readonly repeatable?: boolean;
 }
 
 /** Every setting: its config key, CLI flag, env var and help line (schema below gives types/defaults). */

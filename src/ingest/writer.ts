@@ -2,15 +2,14 @@
 // of retry budget. Resends only UnprocessedItems; retries throttling, 5xx and network errors with
 // exponential backoff and full jitter; narrows a ValidationException down by splitting the batch so
 // that only the bad reading is rejected. Partial failure is a result, not an exception.
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import type { Metrics, RequestOutcome, RetryReason } from '../metrics/registry.ts';
-import { classifyError } from '../storage/errors.ts';
-import type { ClassifiedError } from '../storage/errors.ts';
+import { IngestError } from '../errors.ts';
+import { StoreError, toStoreError } from '../storage/errors.ts';
+import { retry } from '../retry.ts';
+import type { BackoffPolicy } from '../retry.ts';
 import { readingKey, toItem } from '../storage/item.ts';
-import type { TelemetryStore } from '../storage/telemetry-store.ts';
-import { DEFAULT_BACKOFF, computeBackoffMs } from './backoff.ts';
-import type { BackoffPolicy } from './backoff.ts';
+import type { BatchWriteOutcome, TelemetryStore } from '../storage/telemetry-store.ts';
 import type { Reading } from './reading.ts';
 
 export interface WriteResult {
@@ -30,11 +29,19 @@ export interface WriterOptions {
 }
 
 const OPERATION = 'BatchWriteItem';
-const RETRY_REASON: Record<string, RetryReason> = {
-  throttled: 'throttled',
-  server_error: 'server_error',
-  network: 'network',
-};
+/** Label of the retriable error the writer raises for UnprocessedItems (never sent to metrics as an error). */
+const UNPROCESSED = 'UnprocessedItems';
+
+/** The error as the store raised it (the SDK's own), for logs and causes. */
+function original(err: unknown): unknown {
+  return err instanceof StoreError && err.cause !== undefined ? err.cause : err;
+}
+
+function retryReason(err: unknown): RetryReason {
+  if (!(err instanceof StoreError)) return 'server_error';
+  if (err.label === UNPROCESSED) return 'unprocessed';
+  return err.kind === 'throttled' || err.kind === 'network' ? err.kind : 'server_error';
+}
 
 export class BatchWriter {
   constructor(
@@ -52,46 +59,48 @@ export class BatchWriter {
 
   private async writeUntilDone(readings: readonly Reading[], deadline: number, result: MutableResult): Promise<void> {
     let pending = readings;
-    let attempt = 0;
-    let lastError: unknown;
-    while (pending.length > 0) {
-      const started = performance.now();
-      let retryReason: RetryReason;
-      try {
-        const out = await this.store.writeBatch(pending.map((r) => toItem(r, this.options.retentionDays)));
-        const outcome: RequestOutcome = out.unprocessed.length > 0 ? 'partial' : 'ok';
-        this.observeRequest(started, outcome, pending.length, out.consumedCapacityUnits);
-        if (out.unprocessed.length === 0) {
-          result.stored.push(...pending);
-          return;
-        }
-        const unprocessed = new Set(out.unprocessed.map((i) => readingKey(String(i.deviceId), Number(i.ts))));
-        const next: Reading[] = [];
-        for (const r of pending) (unprocessed.has(readingKey(r.deviceId, r.ts)) ? next : result.stored).push(r);
-        this.metrics.unprocessedItemsTotal.inc(next.length);
-        pending = next;
-        retryReason = 'unprocessed';
-      } catch (err) {
-        lastError = err;
-        const c = classifyError(err);
-        this.observeFailure(started, c);
-        if (c.kind === 'validation') {
-          await this.narrowDown(pending, deadline, result, err as Error);
-          return;
-        }
-        if (!c.retriable) {
-          this.fail(result, pending, err);
-          return;
-        }
-        retryReason = RETRY_REASON[c.kind] ?? 'server_error';
-      }
-      const delayMs = computeBackoffMs(attempt++, this.options.backoff ?? DEFAULT_BACKOFF);
-      if (Date.now() + delayMs >= deadline) {
-        this.fail(result, pending, new Error(`retry budget of ${this.options.writeTimeoutMs} ms exhausted after ${attempt} attempts (${retryReason})`, { cause: lastError }));
+    let attempts = 0;
+    try {
+      await retry(
+        async () => {
+          attempts++;
+          const started = performance.now();
+          let out: BatchWriteOutcome;
+          try {
+            out = await this.store.writeBatch(pending.map((r) => toItem(r, this.options.retentionDays)));
+          } catch (err) {
+            const e = toStoreError(err);
+            this.observeFailure(started, e);
+            throw e;
+          }
+          this.observeRequest(started, out.unprocessed.length > 0 ? 'partial' : 'ok', pending.length, out.consumedCapacityUnits);
+          if (out.unprocessed.length === 0) {
+            result.stored.push(...pending);
+            return;
+          }
+          const unprocessed = new Set(out.unprocessed.map((i) => readingKey(String(i.deviceId), Number(i.ts))));
+          const next: Reading[] = [];
+          for (const r of pending) (unprocessed.has(readingKey(r.deviceId, r.ts)) ? next : result.stored).push(r);
+          this.metrics.unprocessedItemsTotal.inc(next.length);
+          pending = next;
+          throw new StoreError('throttled', UNPROCESSED, `${next.length} unprocessed item(s)`);
+        },
+        {
+          budgetMs: Math.max(0, deadline - Date.now()),
+          ...(this.options.backoff ? { backoff: this.options.backoff } : {}),
+          onRetry: (err) => this.metrics.writeRetriesTotal.inc({ reason: retryReason(err) }),
+        },
+      );
+    } catch (err) {
+      if (err instanceof StoreError && err.kind === 'validation') {
+        await this.narrowDown(pending, deadline, result, err);
         return;
       }
-      this.metrics.writeRetriesTotal.inc({ reason: retryReason });
-      await sleep(delayMs);
+      const exhausted = err instanceof IngestError && err.code === 'RETRY_EXHAUSTED';
+      const failure = exhausted
+        ? new Error(`retry budget of ${this.options.writeTimeoutMs} ms exhausted after ${attempts} attempts (${retryReason(err.cause)})`, { cause: original(err.cause) })
+        : original(err);
+      this.fail(result, pending, failure);
     }
   }
 
@@ -122,7 +131,8 @@ export class BatchWriter {
     if (capacity > 0) m.consumedWriteCapacityUnitsTotal.inc({ table: this.store.tableName }, capacity);
   }
 
-  private observeFailure(started: number, c: ClassifiedError): void {
+  private observeFailure(started: number, e: StoreError): void {
+    const c = { kind: e.kind, code: e.label };
     const m = this.metrics;
     const outcome: RequestOutcome = c.kind === 'throttled' ? 'throttled' : c.kind === 'validation' ? 'validation' : 'error';
     m.dynamodbRequestDurationSeconds.observe({ operation: OPERATION, outcome }, (performance.now() - started) / 1000);

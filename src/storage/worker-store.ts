@@ -1,10 +1,12 @@
 // A TelemetryStore that runs its BatchWriteItem requests on a worker thread. On two cores the AWS
 // SDK's per-request work (building, marshalling, signing, HTTP) otherwise takes about 40 % of the
 // broker's event loop; here it runs beside it. The writer, its retries and all metrics stay on the
-// main thread: only the request crosses. If the worker dies, its requests fail as network errors
-// (the writer retries them) and the next request starts a new worker.
+// main thread: only the request crosses. Errors come back already classified (src/storage/errors.ts).
+// If the worker dies, its requests fail as retriable network errors and the next request starts a new worker.
 import { Worker } from 'node:worker_threads';
 import type { DynamoConnection } from './client.ts';
+import { StoreError, fromWire } from './errors.ts';
+import type { WireError } from './errors.ts';
 import type { TelemetryItem } from './item.ts';
 import type { BatchWriteOutcome, TelemetryStore } from './telemetry-store.ts';
 
@@ -13,15 +15,7 @@ export interface StoreRequest {
   readonly items: readonly TelemetryItem[];
 }
 
-export interface SerializedError {
-  readonly name: string;
-  readonly message: string;
-  readonly code?: string;
-  readonly $fault?: string;
-  readonly $metadata?: { httpStatusCode: number };
-}
-
-export type StoreReply = { readonly id: number; readonly outcome: BatchWriteOutcome } | { readonly id: number; readonly error: SerializedError };
+export type StoreReply = { readonly id: number; readonly outcome: BatchWriteOutcome } | { readonly id: number; readonly error: WireError };
 
 export interface ThreadedTelemetryStore extends TelemetryStore {
   /** Ends the current worker (its requests fail as network errors); the next request starts a new one. */
@@ -39,8 +33,9 @@ export function createThreadedTelemetryStore(connection: DynamoConnection, table
 
   const failAll = (why: string): void => {
     for (const { reject } of pending.values()) {
-      // Classified as a network error, so the writer resends the batch.
-      reject(Object.assign(new Error(`store worker ${why}`), { name: 'TimeoutError', code: 'ECONNRESET' }));
+      // The request's fate is unknown (it may or may not have reached DynamoDB): a retriable network
+      // error, so the writer resends the batch (writes are idempotent by key).
+      reject(new StoreError('network', 'WorkerExited', `store worker ${why}`));
     }
     pending.clear();
   };
@@ -52,7 +47,7 @@ export function createThreadedTelemetryStore(connection: DynamoConnection, table
       if (!waiter) return;
       pending.delete(reply.id);
       if ('outcome' in reply) waiter.resolve(reply.outcome);
-      else waiter.reject(Object.assign(new Error(reply.error.message), reply.error));
+      else waiter.reject(fromWire(reply.error));
     });
     w.on('error', (err) => failAll(`failed: ${err.message}`));
     w.on('exit', (code) => {
@@ -67,7 +62,7 @@ export function createThreadedTelemetryStore(connection: DynamoConnection, table
   return {
     tableName,
     writeBatch(items) {
-      if (closed) return Promise.reject(new Error('threaded store is closed'));
+      if (closed) return Promise.reject(new StoreError('fatal', 'StoreClosed', 'threaded store is closed', { retriable: false }));
       worker ??= start();
       const id = nextId++;
       const w = worker;
