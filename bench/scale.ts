@@ -26,7 +26,7 @@ const { values } = parseArgs({
     window: { type: 'string', default: '20' },
     warmup: { type: 'string', default: '3' },
     duration: { type: 'string', default: '10' },
-    'idle-connections': { type: 'string', default: '10000' },
+    'idle-connections': { type: 'string', default: '10000' }, // 0 = skip the idle scenario
     quick: { type: 'boolean', default: false },
   },
 });
@@ -148,15 +148,19 @@ async function main(): Promise<void> {
   const w2 = await throughput(2, nullPort);
   emit(w2);
 
-  const raw = forkBench('aedes-raw', './aedes-raw.ts', []);
-  const { port: rawPort } = await waitForMessage(raw.proc, 'ready', 20_000, 'aedes-raw');
-  emit(await idle('aedes-raw', raw.pid, rawPort));
-  await raw.stop();
-  const svc = await startService(1, nullPort);
-  emit(await idle('service', svc.child.pid, svc.mqttPort));
-  await svc.child.stop();
+  if (IDLE > 0) {
+    const raw = forkBench('aedes-raw', './aedes-raw.ts', []);
+    const { port: rawPort } = await waitForMessage(raw.proc, 'ready', 20_000, 'aedes-raw');
+    emit(await idle('aedes-raw', raw.pid, rawPort));
+    await raw.stop();
+    const svc = await startService(1, nullPort);
+    emit(await idle('service', svc.child.pid, svc.mqttPort));
+    await svc.child.stop();
+  }
   await stopAll();
 
+  const machineLoad = (await import('node:os')).loadavg()[0];
+  process.stdout.write(`${JSON.stringify({ loadAverage1m: machineLoad })}\n`);
   const scaling = w1.readingsPerS > 0 ? Math.round((w2.readingsPerS / w1.readingsPerS) * 100) / 100 : NaN;
   process.stdout.write(`${JSON.stringify({ ratio: 'workers2_over_workers1_readings_per_s', value: scaling })}\n`);
   const lines = [
