@@ -49,7 +49,7 @@ describe.skipIf(!hasBinary('redis-server'))('cluster mode over Redis', () => {
     clients.push(c);
     return c;
   };
-  const nextMessage = (c: MqttClient, timeoutMs = 5_000): Promise<{ topic: string; payload: string }> =>
+  const nextMessage = (c: MqttClient, timeoutMs = 15_000): Promise<{ topic: string; payload: string }> =>
     new Promise((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error('no message arrived')), timeoutMs);
       c.once('message', (topic, payload) => {

@@ -42,7 +42,7 @@ describe('serve --workers 2', () => {
     mqttUrl = `mqtt://127.0.0.1:${mqttPort}`;
     dataDir = mkdtempSync(join(tmpdir(), 'iot-workers-'));
     proc = spawn(process.execPath, [CLI, 'serve', '--workers', '2', '--mqtt-host', '127.0.0.1', '--mqtt-port', String(mqttPort),
-      '--http-host', '127.0.0.1', '--http-port', String(httpPort), '--embedded-port', String(embeddedPort), '--data-dir', dataDir, '--linger-ms', '5000'], {
+      '--http-host', '127.0.0.1', '--http-port', String(httpPort), '--embedded-port', String(embeddedPort), '--data-dir', dataDir, '--linger-ms', '5000', '--no-adaptive-flush'], {
       cwd: REPO_ROOT,
       env: { ...process.env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' },
       stdio: ['ignore', 'ignore', 'pipe'],
