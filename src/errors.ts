@@ -24,6 +24,8 @@ export const ERROR_CODES = [
   'DEVICE_NOT_FOUND',
   'DEVICE_REVOKED',
   'AUTH_FAILED',
+  'PROXY_HEADER_INVALID',
+  'WORKER_FAILED',
 ] as const;
 export type ErrorCode = (typeof ERROR_CODES)[number];
 

@@ -17,20 +17,26 @@ import { DeviceRegistry } from './identity/registry.ts';
 import type { RunningHttp } from './http/server.ts';
 import { Batcher } from './ingest/batcher.ts';
 import { DeadLetterWriter } from './ingest/dead-letter.ts';
-import { BatchWriter } from './ingest/writer.ts';
 import { DEAD_LETTER_REASONS, INVALID_REASONS } from './ingest/reading.ts';
 import { createMetrics } from './metrics/registry.ts';
 import type { Metrics } from './metrics/registry.ts';
 import { createDynamoClients } from './storage/client.ts';
 import { startEmbeddedDynamo } from './storage/embedded.ts';
 import type { EmbeddedDynamo } from './storage/embedded.ts';
+import { startStoreHealth } from './storage/store-health.ts';
+import type { StoreHealth } from './storage/store-health.ts';
 import { deadLetterTableSpec, ensureTable, telemetryTableSpec } from './storage/tables.ts';
-import { createDynamoTelemetryStore } from './storage/telemetry-store.ts';
 import type { TelemetryStore } from './storage/telemetry-store.ts';
-import { createThreadedTelemetryStore } from './storage/worker-store.ts';
-import type { ThreadedTelemetryStore } from './storage/worker-store.ts';
+import { createThreadedTransport } from './storage/worker-store.ts';
+import { DynamoDbSink } from './storage/dynamodb/sink.ts';
+import { createHttpTransport } from './storage/dynamodb/http-transport.ts';
+import type { BatchTransport } from './storage/dynamodb/transport.ts';
+import { transportFromStore } from './storage/dynamodb/transport.ts';
+import type { ReadingSink } from './ingest/sink.ts';
 import { toStoreError } from './storage/errors.ts';
 import { retry } from './retry.ts';
+import { connectClusterState } from './cluster/redis-state.ts';
+import type { ClusterState } from './cluster/redis-state.ts';
 
 export const VERSION = '0.1.0';
 
@@ -39,6 +45,8 @@ export interface ServiceDeps {
   readonly env?: NodeJS.ProcessEnv;
   /** Replaces the DynamoDB telemetry store (benchmarks); tables and dead-letter still use DynamoDB. */
   readonly store?: TelemetryStore;
+  /** Replaces the whole telemetry sink (a file, a fan-out); the broker and the batcher do not change. */
+  readonly sink?: ReadingSink;
 }
 
 export interface RunningService {
@@ -47,6 +55,8 @@ export interface RunningService {
   readonly dynamodbEndpoint: string | undefined;
   readonly metrics: Metrics;
   isReady(): boolean;
+  /** What /readyz shows beside the status (cluster mode: whether cross-node delivery works). */
+  readinessDetail(): Record<string, unknown>;
   /** Graceful stop: not ready, stop accepting, flush, finish writes, close. Idempotent. */
   stop(): Promise<void>;
 }
@@ -66,22 +76,37 @@ export async function startService(config: ServeConfig, deps: ServiceDeps): Prom
   if (config.allowAnonymousRemote && ((config.auth === 'none' && !isLoopback(hosts.mqttHost)) || (apiToken === undefined && !isLoopback(hosts.httpHost)))) {
     log.warn({ mqttHost: hosts.mqttHost, httpHost: hosts.httpHost, auth: config.auth, apiToken: apiToken !== undefined }, '--allow-anonymous-remote: listeners without credentials accept clients from the network (anyone who can reach them may publish as any device or read the API)');
   }
+  let health: StoreHealth | undefined;
+  const isReady = (): boolean => ready && (health?.isUp() ?? false);
+  let cluster: ClusterState | undefined;
+  const readinessDetail = (): Record<string, unknown> => ({
+    store: health?.isUp() === false ? 'unreachable' : health ? 'up' : 'starting',
+    ...(embedded ? { embeddedStore: { endpoint: embedded.endpoint, pid: embedded.pid() ?? null, restarts: embedded.restarts() } } : {}),
+    ...(cluster ? { cluster: cluster.detail() } : {}),
+  });
 
   let endpoint = config.dynamodbEndpoint;
   if (endpoint === undefined && config.embedded) {
-    embedded = await startEmbeddedDynamo({ port: config.embeddedPort, dataDir: config.dataDir, log: log.child({ component: 'embedded-dynamodb' }) });
+    embedded = await startEmbeddedDynamo({
+      port: config.embeddedPort,
+      dataDir: config.dataDir,
+      log: log.child({ component: 'embedded-dynamodb' }),
+      onDown: () => health?.markDown('the embedded store process died'),
+      onRestarted: () => void health?.restarted(),
+    });
     endpoint = embedded.endpoint;
   }
   const connection = { endpoint, region: config.region, maxSockets: config.writeConcurrency + 8, requestTimeoutMs: config.requestTimeoutMs };
   const clients = createDynamoClients(connection, deps.env ?? {});
-  let threadedStore: ThreadedTelemetryStore | undefined;
+  let sink: ReadingSink | undefined;
   try {
     http = await startHttp({
       host: hosts.httpHost,
       port: config.httpPort,
       registry: metrics.registry,
       guard: createHttpGuard(apiToken, config.metricsAuth, metrics.registry),
-      isReady: () => ready,
+      isReady,
+      readinessDetail,
       doc: clients.doc,
       tableName: config.tableName,
       log: log.child({ component: 'http' }),
@@ -96,14 +121,34 @@ export async function startService(config: ServeConfig, deps: ServiceDeps): Prom
     });
     security = createBrokerSecurity(config, { registry: new DeviceRegistry(clients.doc, config.devicesTableName), promRegistry: metrics.registry, log: log.child({ component: 'auth' }) });
     const brokerSecurity = security;
+    health = startStoreHealth({
+      client: clients.client,
+      tableName: config.tableName,
+      probeIntervalMs: config.storeProbeIntervalMs,
+      probeTimeoutMs: config.requestTimeoutMs,
+      registry: metrics.registry,
+      log: log.child({ component: 'store-health' }),
+    });
 
-    if (!deps.store && config.writerThread) threadedStore = createThreadedTelemetryStore(connection, config.tableName, deps.env ?? {});
-    const store = deps.store ?? threadedStore ?? createDynamoTelemetryStore(clients.doc, config.tableName);
-    const writer = new BatchWriter(store, metrics, { retentionDays: config.retentionDays, writeTimeoutMs: config.writeTimeoutMs }, log.child({ component: 'writer' }));
-    const deadLetter = new DeadLetterWriter(clients.doc, config.dlqTableName, config.retentionDays, metrics, log.child({ component: 'dead-letter' }));
+    if (deps.sink) sink = deps.sink;
+    else {
+      const transport: BatchTransport = deps.store
+        ? transportFromStore(deps.store)
+        : config.writerThread
+          ? createThreadedTransport(connection, config.tableName, deps.env ?? {})
+          : await createHttpTransport(connection, config.tableName, deps.env ?? {});
+      sink = new DynamoDbSink(transport, metrics, { retentionDays: config.retentionDays, writeTimeoutMs: config.writeTimeoutMs, slowRequestMs: config.slowWriteMs }, log.child({ component: 'writer' }));
+    }
+    const readingSink = sink;
+    const deadLetter = new DeadLetterWriter(
+      clients.doc,
+      { tableName: config.dlqTableName, retentionDays: config.retentionDays, maxInflight: config.deadLetterMaxInflight, retryBudgetMs: config.writeTimeoutMs },
+      metrics,
+      log.child({ component: 'dead-letter' }),
+    );
     // A reading DynamoDB refuses is dead-lettered on its own: the payload is that reading as JSON
     // (replaying it stores just it), with the client and QoS of the message it came in.
-    const batcher = new Batcher(config, writer, metrics, (reading, message, origin) =>
+    const batcher = new Batcher(config, readingSink, metrics, (reading, message, origin) =>
       deadLetter.write({
         deviceId: reading.deviceId,
         topic: telemetryTopic(reading.deviceId),
@@ -113,16 +158,12 @@ export async function startService(config: ServeConfig, deps: ServiceDeps): Prom
         payload: Buffer.from(JSON.stringify({ ts: reading.ts, ...reading.attributes })),
         receivedAt: reading.receivedAt,
         qos: origin?.qos ?? 1,
-      }),
+      }).settled,
     );
-    metrics.addSampler(() => {
-      const s = batcher.stats();
-      metrics.queueReadings.set(s.outstandingReadings);
-      metrics.queueBytes.set(s.outstandingBytes);
-      metrics.queueOldestAgeSeconds.set(s.oldestAgeMs / 1000);
-      metrics.inflightBatches.set(s.inflight);
-      metrics.ready.set(ready ? 1 : 0);
-    });
+    metrics.addSampler(() => metrics.ready.set(isReady() ? 1 : 0));
+    if (config.clusterRedisUrl !== undefined) {
+      cluster = await connectClusterState({ url: config.clusterRedisUrl, registry: metrics.registry, log: log.child({ component: 'cluster' }) });
+    }
     broker = await startBroker({
       host: hosts.mqttHost,
       port: config.mqttPort,
@@ -130,6 +171,8 @@ export async function startService(config: ServeConfig, deps: ServiceDeps): Prom
       log: log.child({ component: 'broker' }),
       authenticate: brokerSecurity.authenticate,
       authorizeSubscribe: brokerSecurity.authorizeSubscribe,
+      proxyProtocol: config.proxyProtocol,
+      ...(cluster ? { shared: { mq: cluster.mq, persistence: cluster.persistence } } : {}),
       authorizePublish: (markDisconnectReason) =>
         createPublishHook({ ackMode: config.ackMode, limits: config, batcher, deadLetter, metrics, markDisconnectReason, onDenied: brokerSecurity.onPublishDenied }),
     });
@@ -152,14 +195,16 @@ export async function startService(config: ServeConfig, deps: ServiceDeps): Prom
         const s = batcher.stats();
         log.error({ notStored: s.outstandingReadings }, `shutdown deadline of ${config.shutdownTimeoutMs} ms reached: readings not stored (not acknowledged in durable mode)`);
       }
-      await deadLetter.flush();
+      await deadLetter.flush(Math.max(0, config.shutdownTimeoutMs - (Date.now() - started)));
       // PUBACKs released by the flush are written by mqtt-packet on the next tick (cork/uncork):
       // give them a turn of the loop to reach the sockets before the connections close.
       await new Promise((resolve) => setImmediate(resolve));
       await new Promise((resolve) => setImmediate(resolve));
       await runningBroker.close('shutdown');
+      await cluster?.close();
       await runningHttp.close();
-      await threadedStore?.close();
+      await readingSink.shutdown();
+      health?.stop();
       clients.destroy();
       await embedded?.stop();
       log.info({ ms: Date.now() - started, flushed }, 'iot-ingest stopped');
@@ -169,14 +214,17 @@ export async function startService(config: ServeConfig, deps: ServiceDeps): Prom
       httpPort: http.port,
       dynamodbEndpoint: endpoint,
       metrics,
-      isReady: () => ready,
+      isReady,
+      readinessDetail,
       stop: () => (stopping ??= stop()),
     };
   } catch (err) {
     security?.stop();
+    health?.stop();
     await broker?.close('shutdown');
+    await cluster?.close();
     await http?.close();
-    await threadedStore?.close();
+    await sink?.shutdown();
     clients.destroy();
     await embedded?.stop();
     throw err;
@@ -184,7 +232,7 @@ export async function startService(config: ServeConfig, deps: ServiceDeps): Prom
 }
 
 /** Runs `step` until it succeeds, retrying (with backoff) only errors that waiting can cure. */
-async function untilReachable(log: Logger, step: () => Promise<void>): Promise<void> {
+export async function untilReachable(log: Logger, step: () => Promise<void>): Promise<void> {
   await retry(
     async () => {
       try {

@@ -37,10 +37,11 @@ export function registeredCredentialOf(client: Client): RegisteredCredential | u
   return credentials.get(client);
 }
 
-/** The client's source address (TCP/TLS socket, or the HTTP request of a WebSocket). */
+/** The client's source address: from a PROXY protocol header when there was one, else the socket's (or the WebSocket request's). */
 export function sourceAddressOf(client: Client): string {
+  const proxied = (client.req as { connDetails?: { ipAddress?: string } } | undefined)?.connDetails?.ipAddress;
   const conn = client.conn as { remoteAddress?: string } | undefined;
-  return conn?.remoteAddress ?? client.req?.socket?.remoteAddress ?? 'unknown';
+  return proxied ?? conn?.remoteAddress ?? client.req?.socket?.remoteAddress ?? 'unknown';
 }
 
 /** MQTT 3.1.1 CONNACK codes: 2 identifier rejected, 3 server unavailable, 4 bad user name or password, 5 not authorized. */

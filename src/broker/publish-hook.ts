@@ -67,7 +67,7 @@ export function createPublishHook(deps: PublishHookDeps): AuthorizePublish {
     if (decoded.ok) return decoded.readings;
     metrics.messagesReceivedTotal.inc({ result: 'invalid' });
     metrics.invalidMessagesTotal.inc({ reason: decoded.reason });
-    const written = deadLetter.write({
+    const ticket = deadLetter.write({
       deviceId,
       topic: packet.topic,
       clientId: client.id,
@@ -77,8 +77,11 @@ export function createPublishHook(deps: PublishHookDeps): AuthorizePublish {
       receivedAt,
       qos: packet.qos,
     });
-    // Acknowledged either way, so a device does not resend a poison message forever.
-    if (durable && packet.qos > 0) void written.then(() => release(null));
+    // Acknowledged either way, so a device does not resend a poison message forever. A QoS 1
+    // message waits for a dead-letter write slot (backpressure); QoS 0 never waits.
+    const acked = packet.qos > 0;
+    if (durable && acked) void ticket.settled.then(() => release(null));
+    else if (acked) void ticket.admitted.then(() => release(null));
     else release(null);
     return undefined;
   }

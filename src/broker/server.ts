@@ -2,6 +2,7 @@
 // connection metrics wired to its events.
 import { createServer } from 'node:net';
 import type { AddressInfo, Server, Socket } from 'node:net';
+import type { IncomingMessage } from 'node:http';
 import { Aedes } from 'aedes';
 import type { Client } from 'aedes';
 import type { Logger } from 'pino';
@@ -9,6 +10,10 @@ import type { DisconnectReason, Metrics } from '../metrics/registry.ts';
 import type { AuthenticateHook } from './auth.ts';
 import type { AuthorizePublish } from './publish-hook.ts';
 import type { AuthorizeSubscribe } from './subscribe-hook.ts';
+import { readProxyHeader } from './proxy-protocol.ts';
+
+/** Longest a balancer may take to send the PROXY header after connecting. */
+const PROXY_HEADER_TIMEOUT_MS = 10_000;
 
 export interface BrokerOptions {
   readonly host: string;
@@ -21,6 +26,10 @@ export interface BrokerOptions {
   readonly authenticate?: AuthenticateHook;
   /** Which SUBSCRIBE filters are granted (subscribe-hook.ts); without it every filter gets 0x80. */
   readonly authorizeSubscribe?: AuthorizeSubscribe;
+  /** The listener reads a PROXY protocol header first (behind HAProxy send-proxy-v2). */
+  readonly proxyProtocol?: boolean;
+  /** Shared emitter and persistence for cluster mode (mqemitter-redis, aedes-persistence-redis). */
+  readonly shared?: { readonly mq: unknown; readonly persistence: unknown };
 }
 
 export interface RunningBroker {
@@ -46,7 +55,10 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
     authorizePublish: options.authorizePublish(mark),
     ...(options.authenticate ? { authenticate: options.authenticate } : {}),
     authorizeSubscribe: options.authorizeSubscribe ?? ((_client, _sub, callback) => callback(null, null)),
+    ...(options.shared ? { mq: options.shared.mq, persistence: options.shared.persistence } : {}),
   });
+  // aedes reports persistence failures (a Redis outage in cluster mode) as broker errors: log, never crash.
+  (aedes as unknown as NodeJS.EventEmitter).on('error', (err: Error) => log.warn({ err }, 'broker error'));
   aedes.on('client', () => {
     metrics.connectsTotal.inc();
     metrics.connectedClients.inc();
@@ -67,7 +79,20 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
     sockets.add(socket);
     socket.once('close', () => sockets.delete(socket));
     socket.setNoDelay(true);
-    aedes.handle(socket);
+    if (!options.proxyProtocol) {
+      aedes.handle(socket);
+      return;
+    }
+    readProxyHeader(socket, PROXY_HEADER_TIMEOUT_MS).then(
+      (req) => {
+        log.debug({ address: req.connDetails.ipAddress, port: req.connDetails.port }, 'proxied connection');
+        aedes.handle(socket, req as unknown as IncomingMessage);
+      },
+      (err: Error) => {
+        log.debug({ err, peer: socket.remoteAddress }, 'connection refused: PROXY protocol header expected');
+        socket.destroy();
+      },
+    );
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
