@@ -34,6 +34,8 @@ export interface StormPhase {
   readonly devices: number;
   readonly accepted: number;
   readonly refused: number;
+  /** Refusals by CONNACK return code ("closed": the connection ended without a CONNACK, e.g. a full listen backlog). */
+  readonly refused_by: Record<string, number>;
   readonly duration_s: number;
   readonly connects_per_s: number;
   readonly server_cpu_s: number;
@@ -93,20 +95,25 @@ function connectOne(port: number, packet: Buffer, sockets: Socket[]): Promise<nu
   });
 }
 
-async function storm(port: number, packets: readonly Buffer[], concurrency: number, sockets: Socket[]): Promise<{ accepted: number; refused: number }> {
+async function storm(port: number, packets: readonly Buffer[], concurrency: number, sockets: Socket[]): Promise<{ accepted: number; refused: number; refusedBy: Record<string, number> }> {
   let next = 0;
   let accepted = 0;
   let refused = 0;
+  const refusedBy: Record<string, number> = {};
   await Promise.all(
     Array.from({ length: concurrency }, async () => {
       while (next < packets.length) {
         const rc = await connectOne(port, packets[next++] as Buffer, sockets);
         if (rc === 0) accepted++;
-        else refused++;
+        else {
+          refused++;
+          const key = rc < 0 ? 'closed' : String(rc);
+          refusedBy[key] = (refusedBy[key] ?? 0) + 1;
+        }
       }
     }),
   );
-  return { accepted, refused };
+  return { accepted, refused, refusedBy };
 }
 
 function freePort(): Promise<number> {
@@ -176,14 +183,14 @@ export async function runAuthStorm(opts: StormOptions): Promise<StormPhase[]> {
         const before = { cpu: sampleCpu(svc.child.pid, []), reads: await scrape(svc.metricsUrl, 'iot_ingest_auth_registry_requests_total'), hashes: await scrape(svc.metricsUrl, 'iot_ingest_auth_hash_checks_total') };
         opts.progress(`auth ${auth}, ${phase} storm: ${ids.length} CONNECTs, ${opts.concurrency} in flight`);
         const t0 = performance.now();
-        const { accepted, refused } = await storm(svc.mqttPort, packets, opts.concurrency, sockets);
+        const { accepted, refused, refusedBy } = await storm(svc.mqttPort, packets, opts.concurrency, sockets);
         const seconds = (performance.now() - t0) / 1000;
         const cpu = sampleCpu(svc.child.pid, []);
         const reads = await scrape(svc.metricsUrl, 'iot_ingest_auth_registry_requests_total');
         const hashes = await scrape(svc.metricsUrl, 'iot_ingest_auth_hash_checks_total');
         const serverCpu = cpu.serverS - before.cpu.serverS;
         results.push({
-          kind: 'auth_storm', auth, phase, devices: ids.length, accepted, refused,
+          kind: 'auth_storm', auth, phase, devices: ids.length, accepted, refused, refused_by: refusedBy,
           duration_s: round(seconds), connects_per_s: Math.round(accepted / seconds),
           server_cpu_s: round(serverCpu), total_cpu_s: round(cpu.totalS - before.cpu.totalS),
           server_cpu_ms_per_connect: round((serverCpu * 1000) / Math.max(1, accepted)),
