@@ -12,6 +12,7 @@ import { Counter, Gauge, Registry } from 'prom-client';
 import { bindHosts } from '../config/schema.ts';
 import type { ServeConfig } from '../config/schema.ts';
 import { createHttpGuard, resolveApiToken } from '../http/auth.ts';
+import { devicesTableSpec } from '../identity/device-record.ts';
 import { startHttp } from '../http/server.ts';
 import { computeBackoffMs } from '../ingest/backoff.ts';
 import { untilReachable } from '../service.ts';
@@ -58,6 +59,7 @@ export async function startPrimary(config: ServeConfig, deps: { log: Logger; env
   await untilReachable(tableLog, async () => {
     await ensureTable(clients.client, telemetryTableSpec(config.tableName), { create: config.createTable, ttlAttribute, log: tableLog });
     await ensureTable(clients.client, deadLetterTableSpec(config.dlqTableName), { create: config.createTable, ttlAttribute, log: tableLog });
+    await ensureTable(clients.client, devicesTableSpec(config.devicesTableName), { create: config.createTable, log: tableLog });
   });
 
   const own = new Registry();
