@@ -11,6 +11,11 @@ export const ERROR_CODES = [
   'STORE_REJECTED',
   'STORE_FAILED',
   'SHUTTING_DOWN',
+  'RATE_LIMITED',
+  'LIMIT_EXCEEDED',
+  'PROTOCOL_VIOLATION',
+  'AUTH_FAILED',
+  'TLS_CONFIG',
 ] as const;
 export type ErrorCode = (typeof ERROR_CODES)[number];
 

@@ -37,6 +37,16 @@ async function serve(argv: string[]): Promise<number> {
   const log = createLogger(config.logLevel);
   log.info({ config: describeConfig(config) }, 'configuration');
   const service = await startService(config, { log, env: process.env });
+  // SIGHUP: re-read the TLS certificate files (new handshakes use them; live connections stay).
+  const reloadTls = (): void => {
+    try {
+      service.reloadTls();
+      log.info('TLS certificate files reloaded');
+    } catch (err) {
+      log.error({ err }, 'TLS reload failed: the previous certificates stay in use');
+    }
+  };
+  process.on('SIGHUP', reloadTls);
   const signal = await new Promise<NodeJS.Signals>((resolve) => {
     process.once('SIGTERM', resolve);
     process.once('SIGINT', resolve);
@@ -48,6 +58,7 @@ async function serve(argv: string[]): Promise<number> {
   };
   process.once('SIGTERM', forceExit);
   process.once('SIGINT', forceExit);
+  process.off('SIGHUP', reloadTls);
   await service.stop();
   return 0;
 }

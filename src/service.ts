@@ -3,6 +3,7 @@
 import type { Logger } from 'pino';
 import { startBroker } from './broker/server.ts';
 import type { RunningBroker } from './broker/server.ts';
+import type { ListenerName } from './broker/limits/limit-metrics.ts';
 import { createPublishHook } from './broker/publish-hook.ts';
 import { telemetryTopic } from './broker/topic.ts';
 import type { ServeConfig } from './config/schema.ts';
@@ -36,10 +37,14 @@ export interface ServiceDeps {
 
 export interface RunningService {
   readonly mqttPort: number;
+  /** Port of each enabled MQTT listener (tcp, tls, ws, wss). */
+  readonly mqttPorts: Readonly<Partial<Record<ListenerName, number>>>;
   readonly httpPort: number;
   readonly dynamodbEndpoint: string | undefined;
   readonly metrics: Metrics;
   isReady(): boolean;
+  /** Re-reads the TLS certificate files (SIGHUP); live connections stay. Throws if a file is bad. */
+  reloadTls(): void;
   /** Graceful stop: not ready, stop accepting, flush, finish writes, close. Idempotent. */
   stop(): Promise<void>;
 }
@@ -107,15 +112,14 @@ export async function startService(config: ServeConfig, deps: ServiceDeps): Prom
       metrics.ready.set(ready ? 1 : 0);
     });
     broker = await startBroker({
-      host: config.mqttHost,
-      port: config.mqttPort,
+      config,
       metrics,
       log: log.child({ component: 'broker' }),
-      authorizePublish: (markDisconnectReason) =>
-        createPublishHook({ ackMode: config.ackMode, limits: config, batcher, deadLetter, metrics, markDisconnectReason }),
+      authorizePublish: (markDisconnectReason, rateStep) =>
+        createPublishHook({ ackMode: config.ackMode, limits: config, batcher, deadLetter, metrics, markDisconnectReason, rateStep }),
     });
     ready = true;
-    log.info({ mqttPort: broker.port, httpPort: http.port, dynamodbEndpoint: endpoint ?? 'aws', table: config.tableName, ackMode: config.ackMode }, 'iot-ingest ready');
+    log.info({ mqttPort: broker.port, mqttPorts: broker.ports, httpPort: http.port, dynamodbEndpoint: endpoint ?? 'aws', table: config.tableName, ackMode: config.ackMode }, 'iot-ingest ready');
 
     const runningBroker = broker;
     const runningHttp = http;
@@ -145,10 +149,12 @@ export async function startService(config: ServeConfig, deps: ServiceDeps): Prom
     };
     return {
       mqttPort: broker.port,
+      mqttPorts: broker.ports,
       httpPort: http.port,
       dynamodbEndpoint: endpoint,
       metrics,
       isReady: () => ready,
+      reloadTls: () => runningBroker.reloadTls(),
       stop: () => (stopping ??= stop()),
     };
   } catch (err) {
