@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import { startBroker } from './broker/server.ts';
 import type { RunningBroker } from './broker/server.ts';
 import type { ListenerName } from './broker/limits/limit-metrics.ts';
+import type { DeviceAllowed } from './broker/auth/mtls.ts';
 import { createPublishHook } from './broker/publish-hook.ts';
 import { telemetryTopic } from './broker/topic.ts';
 import type { ServeConfig } from './config/schema.ts';
@@ -33,6 +34,8 @@ export interface ServiceDeps {
   readonly env?: NodeJS.ProcessEnv;
   /** Replaces the DynamoDB telemetry store (benchmarks); tables and dead-letter still use DynamoDB. */
   readonly store?: TelemetryStore;
+  /** Registry check for mtls devices (exists, not revoked); the device registry provides it. */
+  readonly deviceAllowed?: DeviceAllowed;
 }
 
 export interface RunningService {
@@ -115,6 +118,7 @@ export async function startService(config: ServeConfig, deps: ServiceDeps): Prom
       config,
       metrics,
       log: log.child({ component: 'broker' }),
+      deviceAllowed: deps.deviceAllowed,
       authorizePublish: (markDisconnectReason, rateStep) =>
         createPublishHook({ ackMode: config.ackMode, limits: config, batcher, deadLetter, metrics, markDisconnectReason, rateStep }),
     });

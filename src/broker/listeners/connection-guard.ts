@@ -31,6 +31,14 @@ export interface GuardDeps {
   readonly sockets: Set<Socket>;
 }
 
+const refusedAtAccept = new WeakSet<Socket>();
+
+/** Whether the TLS socket over `tlsSocket`'s raw socket was closed by the gate (not a handshake failure). */
+export function wasRefusedAtAccept(tlsSocket: Socket): boolean {
+  const parent = (tlsSocket as Socket & { _parent?: Socket })._parent;
+  return parent !== undefined && refusedAtAccept.has(parent);
+}
+
 type ReadFn = (size?: number) => unknown;
 type WriteFn = (...args: unknown[]) => boolean;
 
@@ -44,6 +52,7 @@ export function admitSocket(raw: Socket, listener: ListenerName, deps: GuardDeps
   const refused = gate.admit(address);
   if (refused !== undefined) {
     metrics.limitHits.inc({ limit: refused });
+    refusedAtAccept.add(raw);
     raw.destroy();
     return false;
   }

@@ -3,7 +3,7 @@
 import { createServer } from 'node:tls';
 import type { AddressInfo } from 'node:net';
 import type { AuthMode } from '../../config/schema.ts';
-import { admitSocket, attachToBroker } from './connection-guard.ts';
+import { admitSocket, attachToBroker, wasRefusedAtAccept } from './connection-guard.ts';
 import type { GuardDeps } from './connection-guard.ts';
 import { listen } from './listener.ts';
 import type { Listener } from './listener.ts';
@@ -18,9 +18,9 @@ export async function startTlsListener(host: string, port: number, auth: AuthMod
   // Slots are taken on the raw TCP socket, before the handshake costs anything.
   server.prependListener('connection', (raw) => void admitSocket(raw, 'tls', deps));
   server.on('tlsClientError', (err, socket) => {
-    if ((err as NodeJS.ErrnoException).code === 'ECONNRESET') return; // refused at accept, or the peer hung up
+    if (wasRefusedAtAccept(socket)) return;
     deps.metrics.tlsHandshakeFailures.inc({ listener: 'tls' });
-    deps.log.debug({ err, address: socket.remoteAddress }, 'TLS handshake failed');
+    deps.log.debug({ err, address: socket.remoteAddress, certificate: socket.authorizationError }, 'TLS handshake failed');
   });
   await listen(server, host, port);
   return {

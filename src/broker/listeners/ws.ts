@@ -8,7 +8,7 @@ import type { AddressInfo } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import { WebSocketServer, createWebSocketStream } from 'ws';
 import type { AuthMode } from '../../config/schema.ts';
-import { admitSocket, attachToBroker } from './connection-guard.ts';
+import { admitSocket, attachToBroker, wasRefusedAtAccept } from './connection-guard.ts';
 import type { GuardDeps } from './connection-guard.ts';
 import { listen } from './listener.ts';
 import type { Listener } from './listener.ts';
@@ -34,8 +34,8 @@ export async function startWsListener(options: WsListenerOptions, deps: GuardDep
   // No HTTP endpoint here but the upgrade: a plain request gets 426.
   server.on('request', (_req, res) => res.writeHead(426, { 'content-type': 'text/plain' }).end(`MQTT over WebSocket only, at ${options.path}\n`));
   if (tls) {
-    server.on('tlsClientError', (err) => {
-      if ((err as NodeJS.ErrnoException).code === 'ECONNRESET') return;
+    server.on('tlsClientError', (_err, socket) => {
+      if (wasRefusedAtAccept(socket)) return;
       deps.metrics.tlsHandshakeFailures.inc({ listener: 'wss' });
     });
   }
