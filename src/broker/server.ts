@@ -85,7 +85,8 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
   const aedes = await Aedes.createBroker({
     // aedes applies this to MQTT 3.1 only; the preConnect checks apply --max-client-id-length to all.
     maxClientsIdLength: config.maxClientIdLength,
-    maxTopicLevels: Math.min(100, config.maxTopicLevels),
+    // aedes' own level check would close without counting; the publish guard applies --max-topic-levels.
+    maxTopicLevels: 100,
     connectTimeout: config.connectTimeoutMs,
     drainTimeout: config.drainTimeoutMs,
     preConnect: createPreConnect(config, gate, limitMetrics),
