@@ -105,9 +105,14 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
     metrics.disconnectsTotal.inc({ reason: reasons.get(client) ?? 'client' });
   });
   aedes.on('keepaliveTimeout', (client) => mark(client, 'keepalive'));
+  // aedes reports a drain timeout once per pending write of the client: count the client once.
+  const drainTimedOut = new WeakSet<Client>();
   aedes.on('clientError', (client, err) => {
     mark(client, 'error');
-    if (err.message === 'drain timeout') limitMetrics.limitHits.inc({ limit: 'drain_timeout' });
+    if (err.message === 'drain timeout' && !drainTimedOut.has(client)) {
+      drainTimedOut.add(client);
+      limitMetrics.limitHits.inc({ limit: 'drain_timeout' });
+    }
     log.debug({ clientId: client.id, err }, 'client error');
   });
   aedes.on('connectionError', (_client, err) => {
