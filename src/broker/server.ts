@@ -22,6 +22,7 @@ import type { RateStep } from './limits/rate-step.ts';
 import { startListeners } from './listeners/start.ts';
 import type { Listener } from './listeners/listener.ts';
 import { guardPublish } from './publish-guard.ts';
+import { registerTlsReload } from './tls-reload.ts';
 import type { AuthorizePublish } from './publish-hook.ts';
 
 export type BrokerConfig = Pick<
@@ -140,6 +141,27 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
   const ports = Object.fromEntries(listeners.map((l) => [l.name, l.port])) as Partial<Record<ListenerName, number>>;
   log.info({ listeners: listeners.map((l) => ({ listener: l.name, port: l.port, auth: l.auth })) }, 'MQTT listeners up');
 
+  const reloadTls = (): void => {
+    try {
+      for (const l of listeners) l.reload?.();
+      limitMetrics.tlsReloads.inc({ result: 'ok' });
+    } catch (err) {
+      limitMetrics.tlsReloads.inc({ result: 'error' });
+      throw err;
+    }
+  };
+  // SIGHUP (main.ts) reaches this broker through the registry; the outcome is logged here.
+  const unregisterReload = listeners.some((l) => l.reload !== undefined)
+    ? registerTlsReload(() => {
+        try {
+          reloadTls();
+          log.info('TLS certificate files reloaded');
+        } catch (err) {
+          log.error({ err }, 'TLS reload failed: the previous certificates stay in use');
+        }
+      })
+    : () => {};
+
   let accepting = true;
   const stopAccepting = (): Promise<void> => {
     if (!accepting) return Promise.resolve();
@@ -151,21 +173,14 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
     ports,
     aedes,
     limitMetrics,
-    reloadTls: () => {
-      try {
-        for (const l of listeners) l.reload?.();
-        limitMetrics.tlsReloads.inc({ result: 'ok' });
-      } catch (err) {
-        limitMetrics.tlsReloads.inc({ result: 'error' });
-        throw err;
-      }
-    },
+    reloadTls,
     stopAccepting: async () => {
       // server.close() resolves only once every socket is gone; do not wait for that here.
       void stopAccepting();
     },
     close: async (reason) => {
       clearInterval(sweep);
+      unregisterReload();
       for (const client of Object.values((aedes as unknown as { clients: Record<string, Client> }).clients)) mark(client, reason);
       await new Promise<void>((resolve) => aedes.close(() => resolve()));
       for (const s of sockets) s.destroy();
