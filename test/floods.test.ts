@@ -77,11 +77,17 @@ describe('floods: each limit holds, is counted, and a well-behaved device is ser
     const perIpBefore = await hits('connections_per_ip');
     const timeoutBefore = await hits('connect_timeout');
     const sessions = await openMany(1_000);
-    // The steady device holds one of this address's slots.
-    const admitted = PER_IP - 1;
-    await waitFor(async () => (await hits('connections_per_ip')) - perIpBefore === 1_000 - admitted, { timeoutMs: 15_000, message: 'per-address refusals' });
+    // The steady device holds one of this address's slots; the address never holds more than PER_IP.
+    const openNow = metricValue(await metrics(), 'iot_ingest_listener_connections', { listener: 'tcp' });
+    expect(openNow).toBeLessThanOrEqual(PER_IP);
     await Promise.all(sessions.map((s) => s.closed));
-    await waitFor(async () => (await hits('connect_timeout')) - timeoutBefore === admitted, { timeoutMs: 15_000, message: 'connect timeouts' });
+    // Each of the 1,000 sockets ends exactly one way: refused at accept, or closed at the connect timeout.
+    await waitFor(async () => (await hits('connections_per_ip')) - perIpBefore + (await hits('connect_timeout')) - timeoutBefore === 1_000, { timeoutMs: 15_000, message: 'one count per socket' });
+    const refusedCount = (await hits('connections_per_ip')) - perIpBefore;
+    // The excess over the free slots was refused: exactly 401 unless early sockets timed out (freeing
+    // slots) while the rest were still opening on a loaded machine.
+    expect(refusedCount).toBeGreaterThan(0);
+    expect(refusedCount).toBeLessThanOrEqual(1_000 - (PER_IP - 1));
     expect(metricValue(await metrics(), 'iot_ingest_listener_connections', { listener: 'tcp' })).toBe(1);
   }, 60_000);
 
