@@ -130,6 +130,7 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
       log,
       maxPacketBytes: maxPacketBytesOf(config),
       maxBufferedBytes: config.maxBufferedBytes,
+      connectTimeoutMs: config.connectTimeoutMs,
       open,
       sockets,
     });

@@ -25,6 +25,8 @@ export interface GuardDeps {
   readonly log: Logger;
   readonly maxPacketBytes: number;
   readonly maxBufferedBytes: number;
+  /** Time from accept to CONNECT; also bounds the TLS handshake and the WebSocket upgrade request. */
+  readonly connectTimeoutMs: number;
   /** Open connections per listener (the gauge reads it). */
   readonly open: Map<ListenerName, number>;
   /** Every admitted raw socket, so that a close can end connections that never sent CONNECT. */

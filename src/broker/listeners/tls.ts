@@ -11,7 +11,8 @@ import { readTlsFiles, tlsServerOptions } from './tls-context.ts';
 import type { TlsFiles } from './tls-context.ts';
 
 export async function startTlsListener(host: string, port: number, auth: AuthMode, files: TlsFiles, requireClientCert: boolean, deps: GuardDeps): Promise<Listener> {
-  const server = createServer(tlsServerOptions(files, requireClientCert || auth === 'mtls'), (socket) => {
+  const options = { ...tlsServerOptions(files, requireClientCert || auth === 'mtls'), handshakeTimeout: deps.connectTimeoutMs };
+  const server = createServer(options, (socket) => {
     socket.setNoDelay(true);
     attachToBroker(socket, { listener: 'tls', auth, remoteAddress: socket.remoteAddress ?? 'unknown', tlsSocket: socket }, deps);
   });

@@ -28,8 +28,11 @@ export async function startWsListener(options: WsListenerOptions, deps: GuardDep
   const name = options.tls ? 'wss' : 'ws';
   const { tls } = options;
   const server = tls
-    ? createHttpsServer(tlsServerOptions(tls.files, tls.requireClientCert || options.auth === 'mtls'))
+    ? createHttpsServer({ ...tlsServerOptions(tls.files, tls.requireClientCert || options.auth === 'mtls'), handshakeTimeout: deps.connectTimeoutMs })
     : createHttpServer();
+  // A socket that never sends its upgrade request is closed like one that never sends CONNECT.
+  server.headersTimeout = deps.connectTimeoutMs;
+  server.requestTimeout = deps.connectTimeoutMs;
   server.prependListener('connection', (raw) => void admitSocket(raw, name, deps));
   // No HTTP endpoint here but the upgrade: a plain request gets 426.
   server.on('request', (_req, res) => res.writeHead(426, { 'content-type': 'text/plain' }).end(`MQTT over WebSocket only, at ${options.path}\n`));
