@@ -7,6 +7,7 @@ import { Writable } from 'node:stream';
 import { promisify } from 'node:util';
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { connect as mqttConnect, connectAsync } from 'mqtt';
+import { WebSocket } from 'ws';
 import type { IClientOptions, MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runSimulate } from '../simulator/cli.ts';
@@ -138,6 +139,18 @@ describe('listeners of one broker: tcp (none), tls (mtls by CN), ws (none), wss 
   it('ws: only the configured path upgrades', async () => {
     const err = await refused(`ws://127.0.0.1:${ports.ws}/other`, { clientId: 'ws-dev-2' });
     expect(err.message).not.toMatch(/connected unexpectedly/);
+  });
+
+  it('ws: a WebSocket message larger than the packet limit is refused from its frame header and counted', async () => {
+    const before = metricValue(await scrape(svc.httpUrl), 'iot_ingest_limit_hits_total', { limit: 'packet_bytes' });
+    const socket = new WebSocket(`ws://127.0.0.1:${ports.ws}/mqtt`, 'mqtt');
+    const closeCode = await new Promise<number>((resolve, reject) => {
+      socket.once('open', () => socket.send(Buffer.alloc(svc.config.maxPayloadBytes + 128 * 1024)));
+      socket.once('close', (code) => resolve(code));
+      socket.once('error', reject);
+    });
+    expect(closeCode).toBe(1009); // message too big
+    expect(metricValue(await scrape(svc.httpUrl), 'iot_ingest_limit_hits_total', { limit: 'packet_bytes' })).toBe(before + 1);
   });
 
   it('wss: mqtt.js over wss:// with the CA stores readings end to end', async () => {
