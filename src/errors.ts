@@ -25,6 +25,8 @@ export const ERROR_CODES = [
   'PROTOCOL_VIOLATION',
   'AUTH_FAILED',
   'TLS_CONFIG',
+  'PROXY_HEADER_INVALID',
+  'WORKER_FAILED',
 ] as const;
 export type ErrorCode = (typeof ERROR_CODES)[number];
 

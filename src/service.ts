@@ -31,6 +31,9 @@ import { transportFromStore } from './storage/dynamodb/transport.ts';
 import type { ReadingSink } from './ingest/sink.ts';
 import { toStoreError } from './storage/errors.ts';
 import { retry } from './retry.ts';
+import { createAuthenticate, createAuthorizeSubscribe, parseApplications } from './broker/identity-hooks.ts';
+import { connectClusterState } from './cluster/redis-state.ts';
+import type { ClusterState } from './cluster/redis-state.ts';
 
 export const VERSION = '0.1.0';
 
@@ -55,6 +58,8 @@ export interface RunningService {
   isReady(): boolean;
   /** Re-reads the TLS certificate files (SIGHUP); live connections stay. Throws if a file is bad. */
   reloadTls(): void;
+  /** What /readyz shows beside the status (cluster mode: whether cross-node delivery works). */
+  readinessDetail(): Record<string, unknown>;
   /** Graceful stop: not ready, stop accepting, flush, finish writes, close. Idempotent. */
   stop(): Promise<void>;
 }
@@ -70,6 +75,12 @@ export async function startService(config: ServeConfig, deps: ServiceDeps): Prom
   let broker: RunningBroker | undefined;
   let health: StoreHealth | undefined;
   const isReady = (): boolean => ready && (health?.isUp() ?? false);
+  let cluster: ClusterState | undefined;
+  const readinessDetail = (): Record<string, unknown> => ({
+    store: health?.isUp() === false ? 'unreachable' : health ? 'up' : 'starting',
+    ...(embedded ? { embeddedStore: { endpoint: embedded.endpoint, pid: embedded.pid() ?? null, restarts: embedded.restarts() } } : {}),
+    ...(cluster ? { cluster: cluster.detail() } : {}),
+  });
 
   let endpoint = config.dynamodbEndpoint;
   if (endpoint === undefined && config.embedded) {
@@ -91,10 +102,7 @@ export async function startService(config: ServeConfig, deps: ServiceDeps): Prom
       port: config.httpPort,
       registry: metrics.registry,
       isReady,
-      readinessDetail: () => ({
-        store: health?.isUp() === false ? 'unreachable' : health ? 'up' : 'starting',
-        ...(embedded ? { embeddedStore: { endpoint: embedded.endpoint, pid: embedded.pid() ?? null, restarts: embedded.restarts() } } : {}),
-      }),
+      readinessDetail,
       doc: clients.doc,
       tableName: config.tableName,
       log: log.child({ component: 'http' }),
@@ -122,7 +130,7 @@ export async function startService(config: ServeConfig, deps: ServiceDeps): Prom
         : config.writerThread
           ? createThreadedTransport(connection, config.tableName, deps.env ?? {})
           : await createHttpTransport(connection, config.tableName, deps.env ?? {});
-      sink = new DynamoDbSink(transport, metrics, { retentionDays: config.retentionDays, writeTimeoutMs: config.writeTimeoutMs }, log.child({ component: 'writer' }));
+      sink = new DynamoDbSink(transport, metrics, { retentionDays: config.retentionDays, writeTimeoutMs: config.writeTimeoutMs, slowRequestMs: config.slowWriteMs }, log.child({ component: 'writer' }));
     }
     const readingSink = sink;
     const deadLetter = new DeadLetterWriter(
@@ -145,19 +153,19 @@ export async function startService(config: ServeConfig, deps: ServiceDeps): Prom
         qos: origin?.qos ?? 1,
       }).settled,
     );
-    metrics.addSampler(() => {
-      const s = batcher.stats();
-      metrics.queueReadings.set(s.outstandingReadings);
-      metrics.queueBytes.set(s.outstandingBytes);
-      metrics.queueOldestAgeSeconds.set(s.oldestAgeMs / 1000);
-      metrics.inflightBatches.set(s.inflight);
-      metrics.ready.set(isReady() ? 1 : 0);
-    });
+    metrics.addSampler(() => metrics.ready.set(isReady() ? 1 : 0));
+    if (config.clusterRedisUrl !== undefined) {
+      cluster = await connectClusterState({ url: config.clusterRedisUrl, registry: metrics.registry, log: log.child({ component: 'cluster' }) });
+    }
     broker = await startBroker({
       config,
       metrics,
       log: log.child({ component: 'broker' }),
       deviceAllowed: deps.deviceAllowed,
+      authenticate: createAuthenticate(parseApplications(config.applications)),
+      authorizeSubscribe: createAuthorizeSubscribe(metrics.registry, log.child({ component: 'broker' })),
+      proxyProtocol: config.proxyProtocol,
+      ...(cluster ? { shared: { mq: cluster.mq, persistence: cluster.persistence } } : {}),
       authorizePublish: (markDisconnectReason, rateStep) =>
         createPublishHook({ ackMode: config.ackMode, limits: config, batcher, deadLetter, metrics, markDisconnectReason, rateStep }),
     });
@@ -184,6 +192,7 @@ export async function startService(config: ServeConfig, deps: ServiceDeps): Prom
       await new Promise((resolve) => setImmediate(resolve));
       await new Promise((resolve) => setImmediate(resolve));
       await runningBroker.close('shutdown');
+      await cluster?.close();
       await runningHttp.close();
       await readingSink.shutdown();
       health?.stop();
@@ -199,11 +208,13 @@ export async function startService(config: ServeConfig, deps: ServiceDeps): Prom
       metrics,
       isReady,
       reloadTls: () => runningBroker.reloadTls(),
+      readinessDetail,
       stop: () => (stopping ??= stop()),
     };
   } catch (err) {
     health?.stop();
     await broker?.close('shutdown');
+    await cluster?.close();
     await http?.close();
     await sink?.shutdown();
     clients.destroy();
@@ -213,7 +224,7 @@ export async function startService(config: ServeConfig, deps: ServiceDeps): Prom
 }
 
 /** Runs `step` until it succeeds, retrying (with backoff) only errors that waiting can cure. */
-async function untilReachable(log: Logger, step: () => Promise<void>): Promise<void> {
+export async function untilReachable(log: Logger, step: () => Promise<void>): Promise<void> {
   await retry(
     async () => {
       try {

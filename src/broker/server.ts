@@ -8,7 +8,7 @@ import type { AedesOptions, Client } from 'aedes';
 import type { Logger } from 'pino';
 import type { AuthMode, ServeConfig } from '../config/schema.ts';
 import type { DisconnectReason, Metrics } from '../metrics/registry.ts';
-import { clientIdAuthenticator, createAuthenticateHook } from './auth/authenticator.ts';
+import { clientIdAuthenticator, createAuthenticateHook, fromAedesAuthenticate } from './auth/authenticator.ts';
 import type { Authenticator } from './auth/authenticator.ts';
 import { createMtlsAuthenticator } from './auth/mtls.ts';
 import type { DeviceAllowed } from './auth/mtls.ts';
@@ -49,6 +49,14 @@ export interface BrokerOptions {
   readonly authenticators?: Readonly<Partial<Record<AuthMode, Authenticator>>>;
   /** Registry check for mtls devices (exists, not revoked); every certificate's device is allowed without it. */
   readonly deviceAllowed?: DeviceAllowed;
+  /** CONNECT for auth `none` (identity-hooks.ts: application credentials, else the client id as a device). */
+  readonly authenticate?: AedesOptions['authenticate'];
+  /** SUBSCRIBE rights (identity-hooks.ts); without them every subscription is refused. */
+  readonly authorizeSubscribe?: AedesOptions['authorizeSubscribe'];
+  /** The TCP listener reads a PROXY protocol header first (behind HAProxy send-proxy-v2). */
+  readonly proxyProtocol?: boolean;
+  /** Shared emitter and persistence for cluster mode (mqemitter-redis, aedes-persistence-redis). */
+  readonly shared?: { readonly mq: unknown; readonly persistence: unknown };
 }
 
 export interface RunningBroker {
@@ -79,7 +87,7 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
   const sweep = setInterval(() => limiter.sweep(), 10_000).unref();
   const rateStep = createRateStep(limiter, limitMetrics);
   const authenticators: Partial<Record<AuthMode, Authenticator>> = {
-    none: clientIdAuthenticator,
+    none: options.authenticate ? fromAedesAuthenticate(options.authenticate) : clientIdAuthenticator,
     mtls: createMtlsAuthenticator({ identity: config.mtlsIdentity, sanUriPrefix: config.mtlsSanUriPrefix, deviceAllowed: options.deviceAllowed }),
     ...options.authenticators,
   };
@@ -94,9 +102,12 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
     authenticate: createAuthenticateHook(authenticators, (reason, connection) =>
       log.debug({ reason, listener: connection?.listener, address: connection?.remoteAddress }, 'authentication refused')) as AedesOptions['authenticate'],
     authorizePublish: guardPublish(options.authorizePublish(mark, rateStep), config, limitMetrics, (client) => mark(client, 'forbidden')),
-    // Devices get nothing from subscribing, and nothing of one device may leak to another.
-    authorizeSubscribe: (_client, _sub, callback) => callback(new Error('subscriptions are not offered by this service')),
+    // Without the identity hooks, nothing of one device may leak to another: no subscriptions.
+    authorizeSubscribe: options.authorizeSubscribe ?? ((_client, _sub, callback) => callback(new Error('subscriptions are not offered by this service'))),
+    ...(options.shared ? { mq: options.shared.mq, persistence: options.shared.persistence } : {}),
   });
+  // aedes reports persistence failures (a Redis outage in cluster mode) as broker errors: log, never crash.
+  (aedes as unknown as NodeJS.EventEmitter).on('error', (err: Error) => log.warn({ err }, 'broker error'));
   aedes.on('client', () => {
     metrics.connectsTotal.inc();
     metrics.connectedClients.inc();
@@ -131,6 +142,7 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
       maxPacketBytes: maxPacketBytesOf(config),
       maxBufferedBytes: config.maxBufferedBytes,
       connectTimeoutMs: config.connectTimeoutMs,
+      proxyProtocol: options.proxyProtocol ?? false,
       open,
       sockets,
     });

@@ -3,10 +3,10 @@
 // came in on. A strategy answers with an identity (attached with setIdentity) or a refusal with
 // the CONNACK code MQTT 3.1.1 uses for it (2 identifier rejected, 4 bad user name or password,
 // 5 not authorized).
-import type { Client } from 'aedes';
+import type { AedesOptions, Client } from 'aedes';
 import type { AuthMode } from '../../config/schema.ts';
 import { IngestError } from '../../errors.ts';
-import { setIdentity } from '../acl.ts';
+import { identityOf, setIdentity } from '../acl.ts';
 import type { ClientIdentity } from '../acl.ts';
 import { connectionOf } from '../listeners/connection-info.ts';
 import type { ConnectionInfo } from '../listeners/connection-info.ts';
@@ -32,6 +32,21 @@ export type AuthenticateHook = (client: Client, username: Readonly<string> | und
 export const clientIdAuthenticator: Authenticator = {
   authenticate: async ({ client }) => ({ ok: true, identity: { role: 'device', id: client.id, via: 'client_id' } }),
 };
+
+/** An aedes-style authenticate hook as a strategy (it sets the identity itself, or refuses). */
+export function fromAedesAuthenticate(hook: AuthenticateHook | NonNullable<AedesOptions['authenticate']>): Authenticator {
+  return {
+    authenticate: ({ client, username, password }) =>
+      new Promise((resolve) => {
+        (hook as AuthenticateHook)(client, username, password, (error, success) => {
+          const identity = identityOf(client);
+          if (!error && success && identity) return resolve({ ok: true, identity });
+          const code = error?.returnCode;
+          resolve({ ok: false, returnCode: code === 2 || code === 4 ? code : 5, reason: error?.message ?? 'refused' });
+        });
+      }),
+  };
+}
 
 /** The aedes authenticate hook over one strategy per auth mode. */
 export function createAuthenticateHook(strategies: Readonly<Partial<Record<AuthMode, Authenticator>>>, onRefused: (reason: string, connection: ConnectionInfo | undefined) => void = () => {}): AuthenticateHook {

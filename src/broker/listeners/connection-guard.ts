@@ -27,6 +27,8 @@ export interface GuardDeps {
   readonly maxBufferedBytes: number;
   /** Time from accept to CONNECT; also bounds the TLS handshake and the WebSocket upgrade request. */
   readonly connectTimeoutMs: number;
+  /** The TCP listener expects a PROXY protocol header (the device's address is in it). */
+  readonly proxyProtocol: boolean;
   /** Open connections per listener (the gauge reads it). */
   readonly open: Map<ListenerName, number>;
   /** Every admitted raw socket, so that a close can end connections that never sent CONNECT. */
@@ -48,9 +50,8 @@ type WriteFn = (...args: unknown[]) => boolean;
  * Takes a connection slot for a freshly accepted TCP socket (every listener, before any TLS or
  * HTTP work), or closes it at once. Returns false when refused.
  */
-export function admitSocket(raw: Socket, listener: ListenerName, deps: GuardDeps): boolean {
+export function admitSocket(raw: Socket, listener: ListenerName, deps: GuardDeps, address: string = raw.remoteAddress ?? 'unknown'): boolean {
   const { gate, metrics } = deps;
-  const address = raw.remoteAddress ?? 'unknown';
   const refused = gate.admit(address);
   if (refused !== undefined) {
     metrics.limitHits.inc({ limit: refused });
