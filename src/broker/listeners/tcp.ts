@@ -22,6 +22,7 @@ export async function startTcpListener(host: string, port: number, auth: AuthMod
     readProxyHeader(socket, deps.connectTimeoutMs).then(
       (req) => {
         const address = req.connDetails.ipAddress ?? socket.remoteAddress ?? 'unknown';
+        deps.log.debug({ address, port: req.connDetails.port }, 'proxied connection');
         if (!admitSocket(socket, 'tcp', deps, address)) return;
         attachToBroker(socket, { listener: 'tcp', auth, remoteAddress: address, tlsSocket: undefined }, deps, req as unknown as IncomingMessage);
       },
