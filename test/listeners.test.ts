@@ -188,7 +188,7 @@ describe('mtls with the device id from a SAN URI, and a registry check', () => {
   beforeAll(async () => {
     svc = await startTestService(
       server.endpoint,
-      { mqttTcp: false, auth: 'mtls', tlsPort: 0, tlsCert: pki.server.cert, tlsKey: pki.server.key, tlsCa: pki.caFile, mtlsIdentity: 'san-uri' },
+      { mqttTcp: false, auth: 'mtls', tlsPort: 0, wssPort: 0, tlsCert: pki.server.cert, tlsKey: pki.server.key, tlsCa: pki.caFile, mtlsIdentity: 'san-uri' },
       { deviceAllowed: async (deviceId) => deviceId !== 'revoked-1' },
     );
     url = `mqtts://127.0.0.1:${svc.service.mqttPorts.tls}`;
@@ -204,6 +204,19 @@ describe('mtls with the device id from a SAN URI, and a registry check', () => {
     await client.publishAsync('devices/sensor-9/telemetry', JSON.stringify({ ts, v: 9 }), { qos: 1 });
     expect(await stored(svc, 'sensor-9', ts)).toMatchObject({ deviceId: 'sensor-9', v: 9 });
     await client.endAsync();
+  });
+
+  it('wss in mode mtls: the same certificate stores readings over a secure WebSocket', async () => {
+    const cert = pki.client('san-4', { sanUri: 'urn:iot-ingest:device:sensor-11' });
+    const client = await connect(`wss://127.0.0.1:${svc.service.mqttPorts.wss}/mqtt`, {
+      clientId: 'sensor-11', ca: pki.read(pki.caFile), cert: pki.read(cert.cert), key: pki.read(cert.key),
+    });
+    const ts = Date.now() - 6_000;
+    await client.publishAsync('devices/sensor-11/telemetry', JSON.stringify({ ts, v: 11 }), { qos: 1 });
+    expect(await stored(svc, 'sensor-11', ts)).toMatchObject({ deviceId: 'sensor-11', v: 11 });
+    await client.endAsync();
+    const err = await refused(`wss://127.0.0.1:${svc.service.mqttPorts.wss}/mqtt`, { clientId: 'sensor-12', ca: pki.read(pki.caFile) });
+    expect(err.message).not.toMatch(/connected unexpectedly/);
   });
 
   it('refuses a certificate without a matching SAN URI with CONNACK 5', async () => {
