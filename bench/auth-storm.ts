@@ -134,6 +134,8 @@ async function startService(auth: 'none' | 'password', dataDir: string, embedded
   const child = spawnCli(`storm-${auth}`, [
     'serve', '--mqtt-host', '127.0.0.1', '--mqtt-port', '0', '--http-host', '127.0.0.1', '--http-port', '0', '--log-level', 'info',
     '--auth', auth, '--data-dir', dataDir, '--embedded-port', String(embeddedPort), '--auth-failures-before-lockout', '1000000',
+    // Every device of the storm comes from 127.0.0.1: the per-address limits would measure themselves.
+    '--max-connections-per-ip', '1000000', '--max-connects-per-ip-per-second', '1000000', '--max-connections', '1000000',
   ], (text) => {
     buffered += text;
     for (const line of buffered.split('\n')) if (line.includes('"iot-ingest ready"')) ready?.(JSON.parse(line) as { mqttPort: number; httpPort: number });

@@ -3,6 +3,8 @@
 import type { Logger } from 'pino';
 import { startBroker } from './broker/server.ts';
 import type { RunningBroker } from './broker/server.ts';
+import type { ListenerName } from './broker/limits/limit-metrics.ts';
+import type { DeviceAllowed } from './broker/auth/mtls.ts';
 import { createPublishHook } from './broker/publish-hook.ts';
 import { createBrokerSecurity } from './broker/security.ts';
 import type { BrokerSecurity } from './broker/security.ts';
@@ -47,14 +49,20 @@ export interface ServiceDeps {
   readonly store?: TelemetryStore;
   /** Replaces the whole telemetry sink (a file, a fan-out); the broker and the batcher do not change. */
   readonly sink?: ReadingSink;
+  /** Registry check for mtls devices (exists, not revoked); the device registry provides it. */
+  readonly deviceAllowed?: DeviceAllowed;
 }
 
 export interface RunningService {
   readonly mqttPort: number;
+  /** Port of each enabled MQTT listener (tcp, tls, ws, wss). */
+  readonly mqttPorts: Readonly<Partial<Record<ListenerName, number>>>;
   readonly httpPort: number;
   readonly dynamodbEndpoint: string | undefined;
   readonly metrics: Metrics;
   isReady(): boolean;
+  /** Re-reads the TLS certificate files (SIGHUP); live connections stay. Throws if a file is bad. */
+  reloadTls(): void;
   /** What /readyz shows beside the status (cluster mode: whether cross-node delivery works). */
   readinessDetail(): Record<string, unknown>;
   /** Graceful stop: not ready, stop accepting, flush, finish writes, close. Idempotent. */
@@ -119,7 +127,7 @@ export async function startService(config: ServeConfig, deps: ServiceDeps): Prom
       await ensureTable(clients.client, deadLetterTableSpec(config.dlqTableName), { create: config.createTable, ttlAttribute, log: tableLog });
       await ensureTable(clients.client, devicesTableSpec(config.devicesTableName), { create: config.createTable, log: tableLog });
     });
-    security = createBrokerSecurity(config, { registry: new DeviceRegistry(clients.doc, config.devicesTableName), promRegistry: metrics.registry, log: log.child({ component: 'auth' }) });
+    security = createBrokerSecurity(config, { deviceAllowed: deps.deviceAllowed, registry: new DeviceRegistry(clients.doc, config.devicesTableName), promRegistry: metrics.registry, log: log.child({ component: 'auth' }) });
     const brokerSecurity = security;
     health = startStoreHealth({
       client: clients.client,
@@ -165,20 +173,19 @@ export async function startService(config: ServeConfig, deps: ServiceDeps): Prom
       cluster = await connectClusterState({ url: config.clusterRedisUrl, registry: metrics.registry, log: log.child({ component: 'cluster' }) });
     }
     broker = await startBroker({
-      host: hosts.mqttHost,
-      port: config.mqttPort,
+      config: { ...config, mqttHost: hosts.mqttHost },
       metrics,
       log: log.child({ component: 'broker' }),
       authenticate: brokerSecurity.authenticate,
       authorizeSubscribe: brokerSecurity.authorizeSubscribe,
       proxyProtocol: config.proxyProtocol,
       ...(cluster ? { shared: { mq: cluster.mq, persistence: cluster.persistence } } : {}),
-      authorizePublish: (markDisconnectReason) =>
-        createPublishHook({ ackMode: config.ackMode, limits: config, batcher, deadLetter, metrics, markDisconnectReason, onDenied: brokerSecurity.onPublishDenied }),
+      authorizePublish: (markDisconnectReason, rateStep) =>
+        createPublishHook({ ackMode: config.ackMode, limits: config, batcher, deadLetter, metrics, markDisconnectReason, rateStep, onDenied: brokerSecurity.onPublishDenied }),
     });
     brokerSecurity.attach(broker.aedes, broker.markDisconnectReason);
     ready = true;
-    log.info({ mqttPort: broker.port, httpPort: http.port, mqttHost: hosts.mqttHost, httpHost: hosts.httpHost, auth: config.auth, dynamodbEndpoint: endpoint ?? 'aws', table: config.tableName, ackMode: config.ackMode }, 'iot-ingest ready');
+    log.info({ mqttPort: broker.port, mqttPorts: broker.ports, httpPort: http.port, mqttHost: hosts.mqttHost, httpHost: hosts.httpHost, auth: config.auth, dynamodbEndpoint: endpoint ?? 'aws', table: config.tableName, ackMode: config.ackMode }, 'iot-ingest ready');
 
     const runningBroker = broker;
     const runningHttp = http;
@@ -211,10 +218,12 @@ export async function startService(config: ServeConfig, deps: ServiceDeps): Prom
     };
     return {
       mqttPort: broker.port,
+      mqttPorts: broker.ports,
       httpPort: http.port,
       dynamodbEndpoint: endpoint,
       metrics,
       isReady,
+      reloadTls: () => runningBroker.reloadTls(),
       readinessDetail,
       stop: () => (stopping ??= stop()),
     };

@@ -228,7 +228,8 @@ describe('credential cache', () => {
 
   beforeAll(async () => {
     dynamo = await startDynalite();
-    svc = await startTestService(dynamo.endpoint, { auth: 'password', devicesTableName: randomTableName('devices'), authCacheTtlMs: 60_000 });
+    // All 200 connect at once from 127.0.0.1: lift the per-address limits for this test.
+    svc = await startTestService(dynamo.endpoint, { auth: 'password', devicesTableName: randomTableName('devices'), authCacheTtlMs: 60_000, maxConnectsPerIpPerSecond: 100_000, maxConnectionsPerIp: 100_000 });
   });
   afterAll(async () => {
     await svc?.stop();

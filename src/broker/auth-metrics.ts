@@ -11,6 +11,7 @@ export const AUTH_FAILURE_REASONS = [
   'client_id_mismatch',
   'bad_application_secret',
   'no_certificate',
+  'device_not_allowed',
   'locked_out',
   'takeover_denied',
   'takeover_rate',

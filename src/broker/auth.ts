@@ -7,6 +7,7 @@ import type { Client } from 'aedes';
 import type { Logger } from 'pino';
 import type { AuthMode } from '../config/schema.ts';
 import { setIdentity } from './acl.ts';
+import { connectionOf } from './listeners/connection-info.ts';
 import type { ClientIdentity } from './acl.ts';
 import type { ApplicationCredentials } from './applications.ts';
 import type { SourceLockout } from './auth-lockout.ts';
@@ -25,13 +26,7 @@ export interface RegisteredCredential {
   readonly matchedHash: string | undefined;
 }
 
-const listenerModes = new WeakMap<object, AuthMode>();
 const credentials = new WeakMap<Client, RegisteredCredential>();
-
-/** Called by a listener for each accepted connection whose auth mode differs from the default. */
-export function setListenerAuthMode(conn: object, mode: AuthMode): void {
-  listenerModes.set(conn, mode);
-}
 
 export function registeredCredentialOf(client: Client): RegisteredCredential | undefined {
   return credentials.get(client);
@@ -39,6 +34,8 @@ export function registeredCredentialOf(client: Client): RegisteredCredential | u
 
 /** The client's source address: from a PROXY protocol header when there was one, else the socket's (or the WebSocket request's). */
 export function sourceAddressOf(client: Client): string {
+  const fromListener = connectionOf(client.conn)?.remoteAddress;
+  if (fromListener) return fromListener;
   const proxied = (client.req as { connDetails?: { ipAddress?: string } } | undefined)?.connDetails?.ipAddress;
   const conn = client.conn as { remoteAddress?: string } | undefined;
   return proxied ?? conn?.remoteAddress ?? client.req?.socket?.remoteAddress ?? 'unknown';
@@ -54,6 +51,7 @@ const RETURN_CODES: Record<AuthFailureReason, 2 | 3 | 4 | 5> = {
   bad_application_secret: 4,
   client_id_mismatch: 2,
   no_certificate: 5,
+  device_not_allowed: 5,
   locked_out: 5,
   takeover_denied: 2,
   takeover_rate: 3,
@@ -62,7 +60,7 @@ const RETURN_CODES: Record<AuthFailureReason, 2 | 3 | 4 | 5> = {
 };
 
 /** Failures that say something about the credentials (and count towards a lock-out). */
-const COUNTS_TOWARDS_LOCKOUT = new Set<AuthFailureReason>(['no_credentials', 'unknown_device', 'bad_secret', 'revoked', 'bad_application_secret', 'client_id_mismatch', 'no_certificate', 'takeover_denied']);
+const COUNTS_TOWARDS_LOCKOUT = new Set<AuthFailureReason>(['no_credentials', 'unknown_device', 'bad_secret', 'revoked', 'bad_application_secret', 'client_id_mismatch', 'no_certificate', 'device_not_allowed', 'takeover_denied']);
 
 export interface AuthenticateDeps {
   readonly defaultMode: AuthMode;
@@ -88,7 +86,8 @@ export function createAuthenticateHook(deps: AuthenticateDeps): AuthenticateHook
       if (!clientIdMatches(attempt.clientId, name)) return { ok: false, reason: 'client_id_mismatch' };
       return { ok: true, identity: { role: 'application', id: name, via: 'password' }, registered: false };
     }
-    const mode = listenerModes.get(attempt.conn as object) ?? deps.defaultMode;
+    // The mode of the listener the client came in on (listeners/connection-info.ts), else the default.
+    const mode = connectionOf(attempt.conn as object)?.auth ?? deps.defaultMode;
     const authenticator = deps.authenticators[mode];
     if (!authenticator) return { ok: false, reason: 'no_certificate' };
     try {

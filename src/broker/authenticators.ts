@@ -2,11 +2,14 @@
 // is checked: `none` (the client id is the device id), `password` (registry: username = device id,
 // password = its secret) and `mtls` (the verified client certificate's CN). Application credentials
 // are checked before any of them (auth.ts), in every mode.
-import { TLSSocket } from 'node:tls';
-import type { AuthMode } from '../config/schema.ts';
+import type { Client } from 'aedes';
+import type { AuthMode, MtlsIdentity } from '../config/schema.ts';
 import type { CredentialCache } from '../identity/cache.ts';
 import type { ClientIdentity } from './acl.ts';
 import type { AuthFailureReason } from './auth-metrics.ts';
+import { createMtlsAuthenticator } from './auth/mtls.ts';
+import type { DeviceAllowed } from './auth/mtls.ts';
+import { connectionOf } from './listeners/connection-info.ts';
 
 export interface ConnectAttempt {
   readonly clientId: string;
@@ -61,21 +64,22 @@ export function passwordAuthenticator(cache: CredentialCache): Authenticator {
 }
 
 /**
- * `mtls`: the TLS listener has already verified the certificate chain against the configured CA;
- * the device id is the certificate's CN. A device the registry knows as revoked is refused.
+ * `mtls`: the TLS listener has verified the certificate chain; the listener's strategy
+ * (auth/mtls.ts) takes the device id from the certificate (CN or SAN URI) and checks the client-id
+ * rule. A device the registry knows as revoked is refused; one it knows is re-checked by the sweep.
  */
-export function certificateAuthenticator(cache: CredentialCache): Authenticator {
+export function certificateAuthenticator(cache: CredentialCache, options: { identity: MtlsIdentity; sanUriPrefix: string; deviceAllowed?: DeviceAllowed | undefined }): Authenticator {
+  const allowed: DeviceAllowed = options.deviceAllowed ?? (async (id) => (await cache.lookup(id))?.status !== 'revoked');
+  const mtls = createMtlsAuthenticator({ identity: options.identity, sanUriPrefix: options.sanUriPrefix, deviceAllowed: allowed });
   return {
     mode: 'mtls',
     authenticate: async (a) => {
-      if (!(a.conn instanceof TLSSocket) || !a.conn.authorized) return { ok: false, reason: 'no_certificate' };
-      const cn = a.conn.getPeerCertificate().subject?.CN;
-      const id = Array.isArray(cn) ? cn[0] : cn;
-      if (typeof id !== 'string' || id === '') return { ok: false, reason: 'no_certificate' };
-      const record = await cache.lookup(id);
-      if (record && record.status !== 'active') return { ok: false, reason: 'revoked' };
-      if (!clientIdMatches(a.clientId, id)) return { ok: false, reason: 'client_id_mismatch' };
-      return { ok: true, identity: { role: 'device', id, via: 'certificate' }, registered: record !== undefined };
+      const connection = connectionOf(a.conn as object);
+      if (connection === undefined) return { ok: false, reason: 'no_certificate' };
+      const out = await mtls.authenticate({ client: { id: a.clientId } as Client, connection, username: a.username, password: a.password });
+      if (!out.ok) return { ok: false, reason: out.reason === 'client_id_mismatch' ? 'client_id_mismatch' : out.reason === 'device_not_allowed' ? 'device_not_allowed' : 'no_certificate' };
+      const record = await cache.lookup(out.identity.id);
+      return { ok: true, identity: out.identity, registered: record !== undefined };
     },
   };
 }

@@ -1,5 +1,5 @@
 // aedes' authorizePublish hook: the door of the pipeline, as named steps:
-//   checkTopic -> (telemetry) decodeOrDeadLetter -> enqueue -> releaseAck
+//   checkTopic -> (telemetry) decode -> rateStep -> deadLetter | enqueue -> releaseAck
 // checkTopic asks the identity's topic rights (acl.ts): a refused PUBLISH closes the connection;
 // command responses (devices) and commands (applications) are passed through to aedes, which
 // delivers them to subscribers; telemetry goes down the pipeline. aedes writes the PUBACK only
@@ -16,6 +16,7 @@ import type { Metrics } from '../metrics/registry.ts';
 import { identityOf, mayPublish } from './acl.ts';
 import type { PublishDecision } from './acl.ts';
 import type { AclReason } from './auth-metrics.ts';
+import type { RateStep } from './limits/rate-step.ts';
 
 export type PublishCallback = (error?: Error | null) => void;
 export type AuthorizePublish = (client: Client | null, packet: PublishPacket, callback: PublishCallback) => void;
@@ -31,6 +32,8 @@ export interface PublishHookDeps {
   /** Counts and logs a PUBLISH the identity may not make (the connection is then closed). */
   readonly onDenied?: (client: Client, topic: string, reason: AclReason) => void;
   readonly now?: () => number;
+  /** Per-device message/reading rate (token bucket): holds or refuses before anything is queued. */
+  readonly rateStep?: RateStep;
 }
 
 export function createPublishHook(deps: PublishHookDeps): AuthorizePublish {
@@ -61,9 +64,8 @@ export function createPublishHook(deps: PublishHookDeps): AuthorizePublish {
     };
   }
 
-  /** Decodes the payload; an invalid one is dead-lettered and acknowledged. Returns the readings, or undefined. */
-  function decodeOrDeadLetter(client: Client, packet: PublishPacket, payload: Buffer, deviceId: string, receivedAt: number, release: (err: Error | null) => void) {
-    const decoded = decodeTelemetry(payload, deviceId, receivedAt, limits);
+  /** An invalid payload is dead-lettered and acknowledged. Returns the readings, or undefined. */
+  function decodeOrDeadLetter(client: Client, packet: PublishPacket, payload: Buffer, deviceId: string, receivedAt: number, release: (err: Error | null) => void, decoded: ReturnType<typeof decodeTelemetry>) {
     if (decoded.ok) return decoded.readings;
     metrics.messagesReceivedTotal.inc({ result: 'invalid' });
     metrics.invalidMessagesTotal.inc({ reason: decoded.reason });
@@ -127,7 +129,17 @@ export function createPublishHook(deps: PublishHookDeps): AuthorizePublish {
     const payload = typeof packet.payload === 'string' ? Buffer.from(packet.payload) : packet.payload;
     metrics.receivedBytesTotal.inc(payload.byteLength);
     const release = releaseAck(packet, receivedAt, callback);
-    const readings = decodeOrDeadLetter(client, packet, payload, decision.deviceId, receivedAt, release);
-    if (readings !== undefined) enqueue(client, packet, readings, release);
+    const decoded = decodeTelemetry(payload, decision.deviceId, receivedAt, limits);
+    const admit = (): void => {
+      const readings = decodeOrDeadLetter(client, packet, payload, decision.deviceId, receivedAt, release, decoded);
+      if (readings !== undefined) enqueue(client, packet, readings, release);
+    };
+    // The device's rate (token bucket) comes before the dead-letter or the queue.
+    if (deps.rateStep === undefined) return admit();
+    deps.rateStep(decision.deviceId, decoded.ok ? decoded.readings.length : 0, admit, (err) => {
+      metrics.messagesReceivedTotal.inc({ result: 'limited' });
+      deps.markDisconnectReason(client, 'overloaded');
+      release(err);
+    });
   };
 }

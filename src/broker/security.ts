@@ -18,6 +18,7 @@ import { ThrottledAuthLog } from './auth-log.ts';
 import { createAuthMetrics } from './auth-metrics.ts';
 import type { AclReason, AuthMetrics } from './auth-metrics.ts';
 import { certificateAuthenticator, noneAuthenticator, passwordAuthenticator } from './authenticators.ts';
+import type { DeviceAllowed } from './auth/mtls.ts';
 import { RevocationSweep } from './revocation-sweep.ts';
 import { createSubscribeHook } from './subscribe-hook.ts';
 import type { AuthorizeSubscribe } from './subscribe-hook.ts';
@@ -25,7 +26,7 @@ import { TakeoverGuard } from './takeover.ts';
 
 export type SecurityConfig = Pick<
   ServeConfig,
-  'auth' | 'applications' | 'applicationsFile' | 'authCacheTtlMs' | 'authCacheMaxEntries' | 'authMaxPendingHashChecks' | 'authFailuresBeforeLockout' | 'authLockoutBaseMs' | 'authLockoutMaxMs' | 'takeoverIntervalMs'
+  'auth' | 'mtlsIdentity' | 'mtlsSanUriPrefix' | 'applications' | 'applicationsFile' | 'authCacheTtlMs' | 'authCacheMaxEntries' | 'authMaxPendingHashChecks' | 'authFailuresBeforeLockout' | 'authLockoutBaseMs' | 'authLockoutMaxMs' | 'takeoverIntervalMs'
 >;
 
 export interface BrokerSecurity {
@@ -39,7 +40,7 @@ export interface BrokerSecurity {
   stop(): void;
 }
 
-export function createBrokerSecurity(config: SecurityConfig, deps: { registry: DeviceRegistry; promRegistry: Registry; log: Logger }): BrokerSecurity {
+export function createBrokerSecurity(config: SecurityConfig, deps: { registry: DeviceRegistry; promRegistry: Registry; log: Logger; deviceAllowed?: DeviceAllowed | undefined }): BrokerSecurity {
   const { log } = deps;
   const metrics = createAuthMetrics(deps.promRegistry);
   const applications = loadApplications(config.applications, config.applicationsFile);
@@ -64,7 +65,7 @@ export function createBrokerSecurity(config: SecurityConfig, deps: { registry: D
 
   const authenticate = createAuthenticateHook({
     defaultMode: config.auth,
-    authenticators: { none: noneAuthenticator(), password: passwordAuthenticator(cache), mtls: certificateAuthenticator(cache) },
+    authenticators: { none: noneAuthenticator(), password: passwordAuthenticator(cache), mtls: certificateAuthenticator(cache, { identity: config.mtlsIdentity, sanUriPrefix: config.mtlsSanUriPrefix, deviceAllowed: deps.deviceAllowed }) },
     applications,
     lockout,
     takeover: new TakeoverGuard(config.takeoverIntervalMs),

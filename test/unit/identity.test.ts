@@ -111,7 +111,7 @@ describe('safe bind defaults', () => {
     const r = parse({ mqttHost: '0.0.0.0', httpHost: '0.0.0.0' });
     expect(r.success).toBe(false);
     const issues = r.error?.issues.map((i) => `${String(i.path[0])}: ${i.message}`) ?? [];
-    expect(issues).toEqual([expect.stringMatching(/^mqttHost: with --auth none .*--allow-anonymous-remote/), expect.stringMatching(/^httpHost: without an API token .*--api-token/)]);
+    expect(issues).toEqual([expect.stringMatching(/^mqttHost: with a listener in auth mode none .*--allow-anonymous-remote/), expect.stringMatching(/^httpHost: without an API token .*--api-token/)]);
     expect(parse({ mqttHost: '0.0.0.0', httpHost: '0.0.0.0', allowAnonymousRemote: true }).success).toBe(true);
     expect(parse({ metricsAuth: true }).success).toBe(false);
     expect(parse({ applications: 'a:12345678,b:87654321' }).data?.applications).toEqual(['a:12345678', 'b:87654321']);
