@@ -73,16 +73,21 @@ export function parseFlags(defs: readonly OptionDef[], argv: readonly string[], 
   const origin: Record<string, string> = {};
   const positionals: string[] = [];
   const errors: string[] = [];
+  // The argument right after an unknown option is taken for its value, not reported a second time.
+  let afterUnknown = false;
   for (const token of tokens) {
     if (token.kind === 'positional') {
-      positionals.push(token.value);
+      if (!afterUnknown) positionals.push(token.value);
+      afterUnknown = false;
       continue;
     }
+    afterUnknown = false;
     if (token.kind !== 'option') continue;
     const negated = token.name.startsWith('no-') ? byFlag.get(token.name.slice(3)) : undefined;
     const def = byFlag.get(token.name) ?? (negated?.negatable ? negated : undefined);
     if (def === undefined) {
       errors.push(`${token.rawName}: unknown option (see --help)`);
+      afterUnknown = token.value === undefined;
     } else if (def.kind === 'boolean') {
       if (token.value !== undefined) errors.push(`--${token.name}: takes no value (got "${token.value}")`);
       else {
