@@ -235,7 +235,7 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
     }),
     deadLetterWriteFailuresTotal: new Counter({
       name: 'iot_ingest_dead_letter_write_failures_total',
-      help: 'Dead-letter records that could not be written (logged with their payload instead).',
+      help: 'Dead-letter records that could not be written (logged as one line without the payload).',
       registers,
     }),
     ready: new Gauge({
