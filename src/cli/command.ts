@@ -71,7 +71,7 @@ export function commandHelp(spec: CommandSpec<z.ZodType>): string {
     spec.usage.map((u, i) => `${i === 0 ? 'Usage:' : '      '} iot-ingest ${spec.name} ${u}`).join('\n'),
     spec.description,
   ];
-  if (spec.actions) parts.push(`Actions:\n${formatRows(spec.actions)}`);
+  if (spec.actions) parts.push(`Actions:\n${formatRows(spec.actions, 12)}`);
   if (spec.positionals) parts.push(`Arguments:\n${formatRows(spec.positionals)}`);
   parts.push(formatOptions(options(spec)));
   if (spec.notes) parts.push(spec.notes);

@@ -44,11 +44,17 @@ export interface ParsedFlags {
   readonly errors: string[];
 }
 
+/** The --help placeholder a setting's name suggests: PORT, HOST, MS, BYTES, URL, else VALUE. */
+function placeholder(key: string): string {
+  const unit = /(Port|Host|Ms|Bytes|Endpoint)$/.exec(key)?.[1];
+  return unit === undefined ? 'VALUE' : unit === 'Endpoint' ? 'URL' : unit.toUpperCase();
+}
+
 /** A SettingSpec of the serve schema as an option (booleans get --no-). */
 export function settingOption(s: SettingSpec, group?: string): OptionDef {
   return {
     flag: s.flag, kind: s.kind, env: s.env, help: s.help, negatable: s.kind === 'boolean',
-    ...(s.kind === 'string' ? { value: s.value ?? 'VALUE' } : {}),
+    ...(s.kind === 'string' ? { value: s.value ?? placeholder(s.key) } : {}),
     ...(s.repeatable ? { repeatable: true } : {}),
     ...(s.secret ? { secret: true } : {}),
     ...(group === undefined ? {} : { group }),
