@@ -24,8 +24,8 @@ function npm(args: string[], cwd: string): string {
   return r.stdout;
 }
 
-/** Command lines of a process and all its descendants (Linux /proc). */
-function processTree(root: number): string[] {
+/** A process and all its descendants (Linux /proc), parents first. */
+function processPids(root: number): number[] {
   const parentOf = new Map<number, number>();
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
@@ -38,7 +38,12 @@ function processTree(root: number): string[] {
   }
   const tree = [root];
   for (let i = 0; i < tree.length; i++) for (const [pid, ppid] of parentOf) if (ppid === tree[i]) tree.push(pid);
-  return tree.map((pid) => {
+  return tree;
+}
+
+/** Command lines of a process and all its descendants, parents first. */
+function processTree(root: number): string[] {
+  return processPids(root).map((pid) => {
     try {
       return readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' ').trim();
     } catch {
@@ -62,6 +67,24 @@ describe('the npm package', () => {
     expect(files.filter((f) => /(^|\/)test\/|\.test\.|^bench\/|\.ts$|iot-ingest-dev/.test(f))).toEqual([]);
     expect(readFileSync(join(REPO_ROOT, 'LICENSE'), 'utf8')).toContain('Apache License\n                           Version 2.0, January 2004');
   }, 150_000);
+
+  it('npm start runs dist/ as its foreground process: a kill on npm start stops the service, nothing is left behind', async () => {
+    // dist/ was built by the pack above (prepare).
+    const npmStart = spawn('npm', ['start', '--', '--mqtt-host', '127.0.0.1', '--http-host', '127.0.0.1', '--mqtt-port', '0', '--http-port', '0',
+      '--embedded-port', '0', '--data-dir', join(tmp, 'start-data')], { cwd: REPO_ROOT, stdio: ['ignore', 'ignore', 'pipe'] });
+    children.push(npmStart);
+    let log = '';
+    npmStart.stderr?.on('data', (d: Buffer) => (log += d.toString()));
+    await waitFor(() => log.includes('"iot-ingest ready"'), { timeoutMs: 30_000, message: `npm start did not become ready:\n${log}` });
+    const tree = processTree(npmStart.pid as number);
+    // npm, then the service itself (exec: no shell in between), then its embedded store.
+    expect(tree[1]).toMatch(/^\S*node bin\/iot-ingest\.js serve /);
+    expect(tree.filter((cmd) => /tsx|esbuild/.test(cmd))).toEqual([]);
+    const pids = processPids(npmStart.pid as number);
+    npmStart.kill('SIGTERM');
+    await waitFor(() => pids.every((pid) => !existsSync(`/proc/${pid}`)) || undefined, { timeoutMs: 20_000, message: 'a process of npm start outlived the kill' });
+    expect(log).toContain('"iot-ingest stopped"');
+  }, 60_000);
 
   it('installed from the tarball, the service runs with plain node and stores a reading', async () => {
     expect(tarball).not.toBe('');
