@@ -95,7 +95,8 @@ export function defineCommand<S extends z.ZodType>(spec: CommandSpec<S>): CliCom
       }
       const debug = ['debug', 'trace'].includes(String(parsed.values['log-level'] ?? ''));
       try {
-        let args = parsed.positionals;
+        const args = parsed.positionals;
+        const actionCount = spec.actions ? 1 : 0;
         if (spec.actions) {
           const action = args[0];
           const names = spec.actions.map(([n]) => n);
@@ -103,12 +104,8 @@ export function defineCommand<S extends z.ZodType>(spec: CommandSpec<S>): CliCom
           if (!names.includes(action)) throw usageError([`unknown action "${action}": use ${names.join(', ')}`]);
         }
         const config = validateSettings(spec.schema, spec.settings, parsed);
-        const required = (spec.actions ? 1 : 0) + (spec.positionals?.length ?? 0);
-        if (args.length < required) {
-          const missing = spec.positionals?.[args.length - (spec.actions ? 1 : 0)]?.[0] ?? 'argument';
-          throw usageError([`missing <${missing}> (see --help)`]);
-        }
-        args = [...args];
+        const missing = spec.positionals?.[args.length - actionCount]?.[0];
+        if (missing !== undefined) throw usageError([`missing <${missing}> (see --help)`]);
         return await spec.run({ config, args, json: parsed.values.json === true, io });
       } catch (err) {
         const explained = explainError(err, debug);

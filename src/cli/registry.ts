@@ -69,6 +69,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
   try {
     return await (await registration.load()).run(rest, io);
   } catch (err) {
+    // Only what escapes a command's own handling (defineCommand explains its errors itself).
     const explained = explainError(err, rest.includes('debug'));
     if (explained.line !== '') io.stderr.write(`iot-ingest ${name}: ${explained.line}\n`);
     return explained.exitCode;
