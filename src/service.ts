@@ -29,6 +29,9 @@ import { transportFromStore } from './storage/dynamodb/transport.ts';
 import type { ReadingSink } from './ingest/sink.ts';
 import { toStoreError } from './storage/errors.ts';
 import { retry } from './retry.ts';
+import { createAuthenticate, createAuthorizeSubscribe, parseApplications } from './broker/identity-hooks.ts';
+import { connectClusterState } from './cluster/redis-state.ts';
+import type { ClusterState } from './cluster/redis-state.ts';
 
 export const VERSION = '0.1.0';
 
@@ -47,6 +50,8 @@ export interface RunningService {
   readonly dynamodbEndpoint: string | undefined;
   readonly metrics: Metrics;
   isReady(): boolean;
+  /** What /readyz shows beside the status (cluster mode: whether cross-node delivery works). */
+  readinessDetail(): Record<string, unknown>;
   /** Graceful stop: not ready, stop accepting, flush, finish writes, close. Idempotent. */
   stop(): Promise<void>;
 }
@@ -62,6 +67,12 @@ export async function startService(config: ServeConfig, deps: ServiceDeps): Prom
   let broker: RunningBroker | undefined;
   let health: StoreHealth | undefined;
   const isReady = (): boolean => ready && (health?.isUp() ?? false);
+  let cluster: ClusterState | undefined;
+  const readinessDetail = (): Record<string, unknown> => ({
+    store: health?.isUp() === false ? 'unreachable' : health ? 'up' : 'starting',
+    ...(embedded ? { embeddedStore: { endpoint: embedded.endpoint, pid: embedded.pid() ?? null, restarts: embedded.restarts() } } : {}),
+    ...(cluster ? { cluster: cluster.detail() } : {}),
+  });
 
   let endpoint = config.dynamodbEndpoint;
   if (endpoint === undefined && config.embedded) {
@@ -83,10 +94,7 @@ export async function startService(config: ServeConfig, deps: ServiceDeps): Prom
       port: config.httpPort,
       registry: metrics.registry,
       isReady,
-      readinessDetail: () => ({
-        store: health?.isUp() === false ? 'unreachable' : health ? 'up' : 'starting',
-        ...(embedded ? { embeddedStore: { endpoint: embedded.endpoint, pid: embedded.pid() ?? null, restarts: embedded.restarts() } } : {}),
-      }),
+      readinessDetail,
       doc: clients.doc,
       tableName: config.tableName,
       log: log.child({ component: 'http' }),
@@ -114,7 +122,7 @@ export async function startService(config: ServeConfig, deps: ServiceDeps): Prom
         : config.writerThread
           ? createThreadedTransport(connection, config.tableName, deps.env ?? {})
           : await createHttpTransport(connection, config.tableName, deps.env ?? {});
-      sink = new DynamoDbSink(transport, metrics, { retentionDays: config.retentionDays, writeTimeoutMs: config.writeTimeoutMs }, log.child({ component: 'writer' }));
+      sink = new DynamoDbSink(transport, metrics, { retentionDays: config.retentionDays, writeTimeoutMs: config.writeTimeoutMs, slowRequestMs: config.slowWriteMs }, log.child({ component: 'writer' }));
     }
     const readingSink = sink;
     const deadLetter = new DeadLetterWriter(
@@ -137,19 +145,19 @@ export async function startService(config: ServeConfig, deps: ServiceDeps): Prom
         qos: origin?.qos ?? 1,
       }).settled,
     );
-    metrics.addSampler(() => {
-      const s = batcher.stats();
-      metrics.queueReadings.set(s.outstandingReadings);
-      metrics.queueBytes.set(s.outstandingBytes);
-      metrics.queueOldestAgeSeconds.set(s.oldestAgeMs / 1000);
-      metrics.inflightBatches.set(s.inflight);
-      metrics.ready.set(isReady() ? 1 : 0);
-    });
+    metrics.addSampler(() => metrics.ready.set(isReady() ? 1 : 0));
+    if (config.clusterRedisUrl !== undefined) {
+      cluster = await connectClusterState({ url: config.clusterRedisUrl, registry: metrics.registry, log: log.child({ component: 'cluster' }) });
+    }
     broker = await startBroker({
       host: config.mqttHost,
       port: config.mqttPort,
       metrics,
       log: log.child({ component: 'broker' }),
+      authenticate: createAuthenticate(parseApplications(config.applications)),
+      authorizeSubscribe: createAuthorizeSubscribe(metrics.registry, log.child({ component: 'broker' })),
+      proxyProtocol: config.proxyProtocol,
+      ...(cluster ? { shared: { mq: cluster.mq, persistence: cluster.persistence } } : {}),
       authorizePublish: (markDisconnectReason) =>
         createPublishHook({ ackMode: config.ackMode, limits: config, batcher, deadLetter, metrics, markDisconnectReason }),
     });
@@ -176,6 +184,7 @@ export async function startService(config: ServeConfig, deps: ServiceDeps): Prom
       await new Promise((resolve) => setImmediate(resolve));
       await new Promise((resolve) => setImmediate(resolve));
       await runningBroker.close('shutdown');
+      await cluster?.close();
       await runningHttp.close();
       await readingSink.shutdown();
       health?.stop();
@@ -189,11 +198,13 @@ export async function startService(config: ServeConfig, deps: ServiceDeps): Prom
       dynamodbEndpoint: endpoint,
       metrics,
       isReady,
+      readinessDetail,
       stop: () => (stopping ??= stop()),
     };
   } catch (err) {
     health?.stop();
     await broker?.close('shutdown');
+    await cluster?.close();
     await http?.close();
     await sink?.shutdown();
     clients.destroy();
@@ -203,7 +214,7 @@ export async function startService(config: ServeConfig, deps: ServiceDeps): Prom
 }
 
 /** Runs `step` until it succeeds, retrying (with backoff) only errors that waiting can cure. */
-async function untilReachable(log: Logger, step: () => Promise<void>): Promise<void> {
+export async function untilReachable(log: Logger, step: () => Promise<void>): Promise<void> {
   await retry(
     async () => {
       try {

@@ -57,6 +57,7 @@ export const SERVE_SETTINGS: readonly SettingSpec[] = [
   { key: 'adaptiveFlush', flag: 'adaptive-flush', env: 'ADAPTIVE_FLUSH', kind: 'boolean', help: 'Send a partial batch at once when no write is in flight (low latency when idle; batches fill under load). --no-adaptive-flush: always linger.' },
   { key: 'writeConcurrency', flag: 'write-concurrency', env: 'WRITE_CONCURRENCY', kind: 'string', help: 'BatchWriteItem requests in flight at most (the adaptive limit\'s ceiling).' },
   { key: 'writeConcurrencyMin', flag: 'write-concurrency-min', env: 'WRITE_CONCURRENCY_MIN', kind: 'string', help: 'Floor of the adaptive write concurrency (halved on throttling, never below this; capped at --write-concurrency).' },
+  { key: 'slowWriteMs', flag: 'slow-write-ms', env: 'SLOW_WRITE_MS', kind: 'string', help: 'A BatchWriteItem answered slower than this counts as DynamoDB pushing back: the adaptive write concurrency halves, as on throttling.' },
   { key: 'maxQueuedReadings', flag: 'max-queued-readings', env: 'MAX_QUEUED_READINGS', kind: 'string', help: 'Queue bound in readings; beyond it devices are held (backpressure).' },
   { key: 'maxQueuedBytes', flag: 'max-queued-bytes', env: 'MAX_QUEUED_BYTES', kind: 'string', help: 'Queue bound in bytes; beyond it devices are held (backpressure).' },
   { key: 'maxHoldMs', flag: 'max-hold-ms', env: 'MAX_HOLD_MS', kind: 'string', help: 'Longest a message waits for queue space before its connection is closed unacknowledged.' },
@@ -70,6 +71,10 @@ export const SERVE_SETTINGS: readonly SettingSpec[] = [
   { key: 'maxFutureSkewMs', flag: 'max-future-skew-ms', env: 'MAX_FUTURE_SKEW_MS', kind: 'string', help: 'Readings further ahead of the server clock are invalid.' },
   { key: 'maxItemBytes', flag: 'max-item-bytes', env: 'MAX_ITEM_BYTES', kind: 'string', help: 'Largest item (DynamoDB allows 400 KB).' },
   { key: 'shutdownTimeoutMs', flag: 'shutdown-timeout-ms', env: 'SHUTDOWN_TIMEOUT_MS', kind: 'string', help: 'Deadline for flushing on SIGTERM.' },
+  { key: 'workers', flag: 'workers', env: 'WORKERS', kind: 'string', help: 'Broker processes on this machine sharing the listeners (node:cluster); auto = one per core. Metrics and /readyz cover all of them.' },
+  { key: 'proxyProtocol', flag: 'proxy-protocol', env: 'MQTT_PROXY_PROTOCOL', kind: 'boolean', help: 'The MQTT listener expects a PROXY protocol v1/v2 header (HAProxy send-proxy-v2) and takes the device address from it. Only behind a balancer.' },
+  { key: 'clusterRedisUrl', flag: 'cluster', env: 'CLUSTER_REDIS_URL', kind: 'string', secret: true, help: 'Cluster mode: redis://host:port shared by replicas for cross-node MQTT delivery and persistent sessions (mqemitter-redis, aedes-persistence-redis).' },
+  { key: 'applications', flag: 'application', env: 'MQTT_APPLICATIONS', kind: 'string', secret: true, help: 'Application credentials, name:secret[,name:secret...]: an MQTT client connecting with that username and password may subscribe to any device\'s telemetry.' },
   { key: 'logLevel', flag: 'log-level', env: 'LOG_LEVEL', kind: 'string', help: 'fatal, error, warn, info, debug, trace or silent.' },
 ];
 
@@ -96,6 +101,7 @@ export const serveConfigSchema = z
     adaptiveFlush: bool.default(true),
     writeConcurrency: int(z.number().positive().max(256)).default(16),
     writeConcurrencyMin: int(z.number().positive().max(256)).default(2),
+    slowWriteMs: positiveInt.default(1_000),
     maxQueuedReadings: positiveInt.default(20_000),
     maxQueuedBytes: positiveInt.default(64 * 1024 * 1024),
     maxHoldMs: positiveInt.default(30_000),
@@ -109,6 +115,10 @@ export const serveConfigSchema = z
     maxFutureSkewMs: int(z.number().min(0)).default(5 * 60_000),
     maxItemBytes: int(z.number().positive().max(400 * 1024, 'must be <= 409600 (DynamoDB item limit)')).default(400_000),
     shutdownTimeoutMs: positiveInt.default(30_000),
+    workers: z.union([z.literal('auto'), int(z.number().min(1).max(256))]).default(1),
+    proxyProtocol: bool.default(false),
+    clusterRedisUrl: z.url({ protocol: /^rediss?$/, error: 'must be a redis:// or rediss:// URL' }).optional(),
+    applications: z.string().regex(/^[^:,\s]+:[^,\s]+(,[^:,\s]+:[^,\s]+)*$/, 'must be name:secret pairs separated by commas').optional(),
     logLevel: z.enum(LOG_LEVELS).default('info'),
   })
   .superRefine((c, ctx) => {
