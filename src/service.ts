@@ -3,6 +3,8 @@
 import type { Logger } from 'pino';
 import { startBroker } from './broker/server.ts';
 import type { RunningBroker } from './broker/server.ts';
+import type { ListenerName } from './broker/limits/limit-metrics.ts';
+import type { DeviceAllowed } from './broker/auth/mtls.ts';
 import { createPublishHook } from './broker/publish-hook.ts';
 import { telemetryTopic } from './broker/topic.ts';
 import type { ServeConfig } from './config/schema.ts';
@@ -42,14 +44,20 @@ export interface ServiceDeps {
   readonly store?: TelemetryStore;
   /** Replaces the whole telemetry sink (a file, a fan-out); the broker and the batcher do not change. */
   readonly sink?: ReadingSink;
+  /** Registry check for mtls devices (exists, not revoked); the device registry provides it. */
+  readonly deviceAllowed?: DeviceAllowed;
 }
 
 export interface RunningService {
   readonly mqttPort: number;
+  /** Port of each enabled MQTT listener (tcp, tls, ws, wss). */
+  readonly mqttPorts: Readonly<Partial<Record<ListenerName, number>>>;
   readonly httpPort: number;
   readonly dynamodbEndpoint: string | undefined;
   readonly metrics: Metrics;
   isReady(): boolean;
+  /** Re-reads the TLS certificate files (SIGHUP); live connections stay. Throws if a file is bad. */
+  reloadTls(): void;
   /** What /readyz shows beside the status (cluster mode: whether cross-node delivery works). */
   readinessDetail(): Record<string, unknown>;
   /** Graceful stop: not ready, stop accepting, flush, finish writes, close. Idempotent. */
@@ -150,19 +158,19 @@ export async function startService(config: ServeConfig, deps: ServiceDeps): Prom
       cluster = await connectClusterState({ url: config.clusterRedisUrl, registry: metrics.registry, log: log.child({ component: 'cluster' }) });
     }
     broker = await startBroker({
-      host: config.mqttHost,
-      port: config.mqttPort,
+      config,
       metrics,
       log: log.child({ component: 'broker' }),
+      deviceAllowed: deps.deviceAllowed,
       authenticate: createAuthenticate(parseApplications(config.applications)),
       authorizeSubscribe: createAuthorizeSubscribe(metrics.registry, log.child({ component: 'broker' })),
       proxyProtocol: config.proxyProtocol,
       ...(cluster ? { shared: { mq: cluster.mq, persistence: cluster.persistence } } : {}),
-      authorizePublish: (markDisconnectReason) =>
-        createPublishHook({ ackMode: config.ackMode, limits: config, batcher, deadLetter, metrics, markDisconnectReason }),
+      authorizePublish: (markDisconnectReason, rateStep) =>
+        createPublishHook({ ackMode: config.ackMode, limits: config, batcher, deadLetter, metrics, markDisconnectReason, rateStep }),
     });
     ready = true;
-    log.info({ mqttPort: broker.port, httpPort: http.port, dynamodbEndpoint: endpoint ?? 'aws', table: config.tableName, ackMode: config.ackMode }, 'iot-ingest ready');
+    log.info({ mqttPort: broker.port, mqttPorts: broker.ports, httpPort: http.port, dynamodbEndpoint: endpoint ?? 'aws', table: config.tableName, ackMode: config.ackMode }, 'iot-ingest ready');
 
     const runningBroker = broker;
     const runningHttp = http;
@@ -194,10 +202,12 @@ export async function startService(config: ServeConfig, deps: ServiceDeps): Prom
     };
     return {
       mqttPort: broker.port,
+      mqttPorts: broker.ports,
       httpPort: http.port,
       dynamodbEndpoint: endpoint,
       metrics,
       isReady,
+      reloadTls: () => runningBroker.reloadTls(),
       readinessDetail,
       stop: () => (stopping ??= stop()),
     };
