@@ -1,6 +1,7 @@
-// Which MQTT versions the service serves, as the README states: 3.1.1 (and 3.1) connect; an MQTT 5
-// client is refused at CONNECT with return code 1, "unacceptable protocol version".
-import { connect } from 'mqtt';
+// What a client sees, as the README states: 3.1.1 (and 3.1) connect; an MQTT 5 client is refused at
+// CONNECT with return code 1, "unacceptable protocol version"; a SUBSCRIBE where the client may not
+// gets SUBACK 0x80 and keeps the connection; a PUBLISH where it may not closes the connection.
+import { connect, connectAsync } from 'mqtt';
 import type { MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startDynalite } from './helpers/dynamo-servers.ts';
@@ -38,5 +39,18 @@ describe('MQTT protocol versions', () => {
     const result = await outcome(client);
     client.end(true);
     expect(result).toEqual({ connected: false, code: 1, message: 'Connection refused: Unacceptable protocol version' });
+  });
+
+  it('a device subscribing to another device\'s topic gets SUBACK 0x80 and stays connected; publishing outside the telemetry topics closes the connection', async () => {
+    const client = await connectAsync(svc.mqttUrl, { clientId: 'nosy-dev', reconnectPeriod: 0 });
+    // mqtt.js turns a SUBACK failure code into a rejection that carries the packet.
+    const refused = await client.subscribeAsync('devices/other-dev/telemetry', { qos: 1 }).then(() => undefined, (err: { packet?: { granted?: number[] } }) => err);
+    expect(refused?.packet?.granted).toEqual([128]);
+    expect(client.connected).toBe(true);
+    const closed = new Promise<void>((resolve) => client.once('close', () => resolve()));
+    client.publish('sensors/nosy-dev', JSON.stringify({ ts: Date.now(), v: 1 }), { qos: 1 });
+    await closed;
+    expect(client.connected).toBe(false);
+    client.end(true);
   });
 });
