@@ -12,6 +12,8 @@ Commands:
   query      read a device's readings back from the table
   table      create or describe the tables
   dlq        list or replay dead-lettered messages
+  command    send a command to a device (over the service's HTTP API), optionally wait for the answer
+  tail       print readings as they are stored (Server-Sent Events from the service)
 
 Run "iot-ingest <command> --help" for a command's options.`;
 
@@ -26,6 +28,8 @@ const commands: Record<string, Command> = {
   query: async (argv) => (await import('./cli/query.ts')).runQuery(argv, { stdout: process.stdout, env: process.env }),
   table: async (argv) => (await import('./cli/table.ts')).runTable(argv, { stdout: process.stdout, env: process.env }),
   dlq: async (argv) => (await import('./cli/dlq.ts')).runDlq(argv, { stdout: process.stdout, env: process.env }),
+  command: async (argv) => (await import('./cli/command.ts')).runCommand(argv, { stdout: process.stdout, env: process.env }),
+  tail: async (argv) => (await import('./cli/tail.ts')).runTail(argv, { stdout: process.stdout, stderr: process.stderr, env: process.env, signal: abortOnSignal() }),
 };
 
 async function serve(argv: string[]): Promise<number> {

@@ -1,6 +1,28 @@
 // Wires the pipeline together: embedded or external DynamoDB, tables, writer, batcher, dead-letter,
 // broker, HTTP; and takes it apart again in a fixed order on stop.
+import { hostname } from 'node:os';
 import type { Logger } from 'pino';
+import { createApplicationAuthenticate, parseApplications } from './broker/applications.ts';
+import { createSubscribeHook } from './broker/subscribe-hook.ts';
+import { commandRoutes } from './commands/http.ts';
+import { CommandDispatcher } from './commands/dispatcher.ts';
+import { createCommandMetrics } from './commands/metrics.ts';
+import { CommandService } from './commands/service.ts';
+import { COMMANDS_TTL_ATTRIBUTE, CommandsTable, commandsTableSpec } from './commands/table.ts';
+import { consoleRoutes } from './http/console.ts';
+import { deadLetterRoutes } from './http/dead-letters.ts';
+import type { Route } from './http/route.ts';
+import { LiveHub } from './live/hub.ts';
+import { createLiveMetrics } from './live/metrics.ts';
+import { attachMqttLive } from './live/mqtt-subscribers.ts';
+import { sseRoutes } from './live/sse.ts';
+import { tapStored } from './live/stored-tap.ts';
+import { attachPresence } from './presence/broker-events.ts';
+import type { PresenceHooks } from './presence/broker-events.ts';
+import { deviceRoutes } from './presence/http.ts';
+import { createPresenceMetrics } from './presence/metrics.ts';
+import { devicesTableSpec } from './presence/table.ts';
+import { PresenceTracker } from './presence/tracker.ts';
 import { startBroker } from './broker/server.ts';
 import type { RunningBroker } from './broker/server.ts';
 import { createPublishHook } from './broker/publish-hook.ts';
@@ -62,8 +84,30 @@ export async function startService(config: ServeConfig, deps: ServiceDeps): Prom
   const connection = { endpoint, region: config.region, maxSockets: config.writeConcurrency + 8, requestTimeoutMs: config.requestTimeoutMs };
   const clients = createDynamoClients(connection, deps.env ?? {});
   let threadedStore: ThreadedTelemetryStore | undefined;
+  const replica = config.replicaId ?? `${hostname()}:${process.pid}`;
+  // Feature routes are added once their parts exist; /healthz and /readyz answer meanwhile.
+  const routes: Route[] = [];
+  const live: LiveHub = new LiveHub({
+    retentionDays: config.retentionDays,
+    maxBufferedBytes: config.liveMaxBufferedBytes,
+    metrics: createLiveMetrics(metrics.registry, (): { sse: number; mqtt: number } => ({ sse: live.count('sse'), mqtt: live.count('mqtt') })),
+  });
+  const presence: PresenceTracker = new PresenceTracker({
+    doc: clients.doc,
+    tableName: config.devicesTableName,
+    replica,
+    flushMs: config.presenceFlushMs,
+    seenIntervalMs: config.presenceSeenIntervalMs,
+    retentionDays: config.retentionDays,
+    metrics: createPresenceMetrics(metrics.registry, (): number => presence.pendingDevices()),
+    log: log.child({ component: 'presence' }),
+  });
+  let dispatcher: CommandDispatcher | undefined;
+  let presenceHooks: PresenceHooks | undefined;
   try {
     http = await startHttp({
+      routes,
+      apiToken: config.apiToken,
       host: config.httpHost,
       port: config.httpPort,
       registry: metrics.registry,
@@ -78,11 +122,17 @@ export async function startService(config: ServeConfig, deps: ServiceDeps): Prom
     await untilReachable(tableLog, async () => {
       await ensureTable(clients.client, telemetryTableSpec(config.tableName), { create: config.createTable, ttlAttribute, log: tableLog });
       await ensureTable(clients.client, deadLetterTableSpec(config.dlqTableName), { create: config.createTable, ttlAttribute, log: tableLog });
+      await ensureTable(clients.client, commandsTableSpec(config.commandsTableName), { create: config.createTable, ttlAttribute: COMMANDS_TTL_ATTRIBUTE, log: tableLog });
+      await ensureTable(clients.client, devicesTableSpec(config.devicesTableName), { create: config.createTable, log: tableLog });
     });
 
     if (!deps.store && config.writerThread) threadedStore = createThreadedTelemetryStore(connection, config.tableName, deps.env ?? {});
     const store = deps.store ?? threadedStore ?? createDynamoTelemetryStore(clients.doc, config.tableName);
-    const writer = new BatchWriter(store, metrics, { retentionDays: config.retentionDays, writeTimeoutMs: config.writeTimeoutMs }, log.child({ component: 'writer' }));
+    // Stored readings go to the live tail and to presence (latest reading), in the order stored.
+    const writer = tapStored(new BatchWriter(store, metrics, { retentionDays: config.retentionDays, writeTimeoutMs: config.writeTimeoutMs }, log.child({ component: 'writer' })), (readings) => {
+      live.publish(readings);
+      presence.stored(readings);
+    });
     const deadLetter = new DeadLetterWriter(clients.doc, config.dlqTableName, config.retentionDays, metrics, log.child({ component: 'dead-letter' }));
     // A reading DynamoDB refuses is dead-lettered on its own: the payload is that reading as JSON
     // (replaying it stores just it), with the client and QoS of the message it came in.
@@ -106,14 +156,40 @@ export async function startService(config: ServeConfig, deps: ServiceDeps): Prom
       metrics.inflightBatches.set(s.inflight);
       metrics.ready.set(ready ? 1 : 0);
     });
+    const commandMetrics = createCommandMetrics(metrics.registry, () => dispatcher?.inflightCount() ?? 0);
+    const commandsTable = new CommandsTable(clients.doc, config.commandsTableName, () => commandMetrics.tableWrites.inc());
+    const commands = new CommandService(commandsTable, (deviceId) => dispatcher?.announce(deviceId), commandMetrics);
     broker = await startBroker({
       host: config.mqttHost,
       port: config.mqttPort,
       metrics,
       log: log.child({ component: 'broker' }),
+      authenticate: createApplicationAuthenticate(parseApplications(config.applications ?? '')),
+      authorizeSubscribe: createSubscribeHook(metrics.registry),
+      authorizeForward: (client, packet) => (dispatcher ? dispatcher.forward(client, packet) : packet),
+      onDisconnect: (client, reason) => presenceHooks?.onDisconnect(client, reason),
       authorizePublish: (markDisconnectReason) =>
-        createPublishHook({ ackMode: config.ackMode, limits: config, batcher, deadLetter, metrics, markDisconnectReason }),
+        createPublishHook({
+          ackMode: config.ackMode,
+          limits: config,
+          batcher,
+          deadLetter,
+          metrics,
+          markDisconnectReason,
+          commands,
+        }),
     });
+    dispatcher = new CommandDispatcher({ aedes: broker.aedes, table: commandsTable, metrics: commandMetrics, replica, log: log.child({ component: 'commands' }) });
+    dispatcher.attach();
+    presenceHooks = attachPresence(broker.aedes, presence);
+    attachMqttLive(broker.aedes, live);
+    routes.push(
+      ...commandRoutes(commands),
+      ...sseRoutes({ hub: live, metrics: live.metrics, maxSubscribers: config.liveMaxSubscribers, maxEventsPerSecond: config.liveStreamMaxEventsPerSecond }),
+      ...deviceRoutes(clients.doc, config.devicesTableName, config.tableName),
+      ...deadLetterRoutes(clients.doc, config.dlqTableName),
+      ...consoleRoutes(),
+    );
     ready = true;
     log.info({ mqttPort: broker.port, httpPort: http.port, dynamodbEndpoint: endpoint ?? 'aws', table: config.tableName, ackMode: config.ackMode }, 'iot-ingest ready');
 
@@ -137,6 +213,10 @@ export async function startService(config: ServeConfig, deps: ServiceDeps): Prom
       await new Promise((resolve) => setImmediate(resolve));
       await new Promise((resolve) => setImmediate(resolve));
       await runningBroker.close('shutdown');
+      await dispatcher?.settle();
+      dispatcher?.close();
+      await presence.close();
+      live.close();
       await runningHttp.close();
       await threadedStore?.close();
       clients.destroy();
@@ -153,6 +233,8 @@ export async function startService(config: ServeConfig, deps: ServiceDeps): Prom
     };
   } catch (err) {
     await broker?.close('shutdown');
+    await presence.close().catch(() => undefined);
+    live.close();
     await http?.close();
     await threadedStore?.close();
     clients.destroy();

@@ -3,10 +3,14 @@
 import { createServer } from 'node:net';
 import type { AddressInfo, Server, Socket } from 'node:net';
 import { Aedes } from 'aedes';
-import type { Client } from 'aedes';
+import type { AedesPublishPacket, Client } from 'aedes';
 import type { Logger } from 'pino';
 import type { DisconnectReason, Metrics } from '../metrics/registry.ts';
+import type { Authenticate } from './applications.ts';
 import type { AuthorizePublish } from './publish-hook.ts';
+import type { AuthorizeSubscribe } from './subscribe-hook.ts';
+
+export type AuthorizeForward = (client: Client, packet: AedesPublishPacket) => AedesPublishPacket | null;
 
 export interface BrokerOptions {
   readonly host: string;
@@ -15,6 +19,12 @@ export interface BrokerOptions {
   readonly log: Logger;
   /** Built with `markDisconnectReason` from this module's return value. */
   readonly authorizePublish: (mark: (client: Client, reason: DisconnectReason) => void) => AuthorizePublish;
+  readonly authenticate?: Authenticate;
+  /** Without one, every subscription is refused. */
+  readonly authorizeSubscribe?: AuthorizeSubscribe;
+  readonly authorizeForward?: AuthorizeForward;
+  /** Told about every disconnection with its reason (presence). */
+  readonly onDisconnect?: (client: Client, reason: DisconnectReason) => void;
 }
 
 export interface RunningBroker {
@@ -36,8 +46,10 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
     // Device ids are up to 128 characters and devices commonly use them as client ids.
     maxClientsIdLength: 128,
     authorizePublish: options.authorizePublish(mark),
-    // Devices get nothing from subscribing, and nothing of one device may leak to another.
-    authorizeSubscribe: (_client, _sub, callback) => callback(new Error('subscriptions are not offered by this service')),
+    ...(options.authenticate ? { authenticate: options.authenticate } : {}),
+    ...(options.authorizeForward ? { authorizeForward: options.authorizeForward } : {}),
+    // Without a subscribe policy nothing may be subscribed to: nothing of one device may leak to another.
+    authorizeSubscribe: options.authorizeSubscribe ?? ((_client, _sub, callback) => callback(new Error('subscriptions are not offered by this service'))),
   });
   aedes.on('client', () => {
     metrics.connectsTotal.inc();
@@ -45,7 +57,9 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
   });
   aedes.on('clientDisconnect', (client) => {
     metrics.connectedClients.dec();
-    metrics.disconnectsTotal.inc({ reason: reasons.get(client) ?? 'client' });
+    const reason = reasons.get(client) ?? 'client';
+    metrics.disconnectsTotal.inc({ reason });
+    options.onDisconnect?.(client, reason);
   });
   aedes.on('keepaliveTimeout', (client) => mark(client, 'keepalive'));
   aedes.on('clientError', (client, err) => {

@@ -81,7 +81,7 @@ export class Batcher {
 
   constructor(
     private readonly options: BatcherOptions,
-    private readonly writer: BatchWriter,
+    private readonly writer: Pick<BatchWriter, 'write'>,
     private readonly metrics: Metrics,
     private readonly onRejected: RejectedHandler,
   ) {
