@@ -71,7 +71,8 @@ describe('live tail', () => {
     const devices = ['live-a', 'live-b', 'live-c'];
     await publishSeries(devices, 30, base);
 
-    const expected = (id: string): number[] => Array.from({ length: 30 }, (_, i) => base + i).map((ts) => ts) && Array.from({ length: 30 }, (_, i) => base + i);
+    const series = Array.from({ length: 30 }, (_, i) => base + i);
+    const expected = (_id: string): number[] => series;
     const tsOf = (items: Record<string, unknown>[], id: string): number[] => items.filter((r) => r.deviceId === id).map((r) => r.ts as number);
     await waitFor(() => all.readings().length === 90 && viaMqtt.length === 90 && one.readings().length === 30, { message: 'live readings missing' });
     for (const id of devices) {
