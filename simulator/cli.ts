@@ -1,6 +1,8 @@
 // `iot-ingest simulate`: options -> fleet run with live progress -> optional read-back -> summary
 // and exit code. Receives argv, streams, env and an abort signal; never touches process.* itself.
 import { readFile } from 'node:fs/promises';
+import { explainError } from '../src/cli/explain.ts';
+import { packageVersion } from '../src/cli/version.ts';
 import { createDynamoClients } from '../src/storage/client.ts';
 import type { CredentialsLookup } from './credentials.ts';
 import { credentialsFromPatterns, parseCredentialsCsv } from './credentials.ts';
@@ -82,6 +84,10 @@ export async function runSimulate(argv: string[], io: SimulateIo): Promise<numbe
     io.stdout.write(helpText());
     return EXIT_CODES.OK;
   }
+  if (parsed.kind === 'version') {
+    io.stdout.write(`${packageVersion()}\n`);
+    return EXIT_CODES.OK;
+  }
   if (parsed.kind === 'error') {
     io.stderr.write(`iot-ingest simulate: invalid options\n${parsed.errors.map((error) => `  ${error}`).join('\n')}\n`
       + 'Run with --help for the list of options.\n');
@@ -138,9 +144,11 @@ export async function runSimulate(argv: string[], io: SimulateIo): Promise<numbe
     const verify = await verifyRun(options, run, io.env);
     const summary = buildSummary(options, run, verify);
     io.stdout.write(options.json ? `${JSON.stringify(summary)}\n` : renderSummary(summary));
-    return summary.exitCode;
+    // Stopped by Ctrl-C/SIGTERM: the summary is printed, but the run did not complete.
+    return run.outcome === 'aborted' && summary.exitCode === EXIT_CODES.OK ? EXIT_CODES.INTERRUPTED : summary.exitCode;
   } catch (error) {
-    io.stderr.write(`iot-ingest simulate: internal error: ${(error as Error).stack ?? String(error)}\n`);
+    const explained = explainError(error, options.logLevel === 'debug' || options.logLevel === 'trace');
+    if (explained.line !== '') io.stderr.write(`iot-ingest simulate: ${explained.line}\n`);
     return EXIT_CODES.INTERNAL_ERROR;
   }
 }

@@ -14,6 +14,8 @@ export const EXIT_CODES = {
   CONNECTION_FAILED: 5,
   /** --verify could not read the table (endpoint unreachable, table missing). */
   VERIFY_FAILED: 6,
+  /** Stopped by Ctrl-C/SIGTERM before the run completed (the summary is still printed). */
+  INTERRUPTED: 130,
 } as const;
 
 export type ExitCode = (typeof EXIT_CODES)[keyof typeof EXIT_CODES];
@@ -26,4 +28,5 @@ export const EXIT_CODE_HELP: ReadonlyArray<readonly [number, string]> = [
   [EXIT_CODES.BELOW_MIN_RATE, '--min-rate: the achieved rate was below it'],
   [EXIT_CODES.CONNECTION_FAILED, 'no device could connect to the broker'],
   [EXIT_CODES.VERIFY_FAILED, '--verify could not read the table'],
+  [EXIT_CODES.INTERRUPTED, 'stopped by Ctrl-C/SIGTERM before the run completed (the summary is still printed)'],
 ];

@@ -1,55 +1,14 @@
 // `iot-ingest simulate --help`: every option (from OPTION_SPECS), every scenario, profile, bad
 // message kind and exit code.
 import { BAD_KINDS, BAD_KIND_DESCRIPTIONS } from './badActors.ts';
+import { formatOptions, formatRows } from '../src/cli/options.ts';
 import { EXIT_CODE_HELP } from './exitCodes.ts';
-import type { OptionSpec } from './optionSpecs.ts';
-import { OPTION_NAMES, OPTION_SPECS } from './optionSpecs.ts';
+import { simulatorOptions } from './optionSpecs.ts';
 import { PROFILE_NAMES, PROFILES } from './profiles.ts';
 import { SCENARIO_DESCRIPTIONS, SCENARIO_NAMES } from './scenarios.ts';
 
-const WIDTH = 100;
-
-function wrap(text: string, indent: number): string {
-  const words = text.split(' ');
-  const lines: string[] = [];
-  let line = '';
-  for (const word of words) {
-    if (line !== '' && indent + line.length + 1 + word.length > WIDTH) {
-      lines.push(line);
-      line = word;
-    } else {
-      line = line === '' ? word : `${line} ${word}`;
-    }
-  }
-  lines.push(line);
-  return lines.join(`\n${' '.repeat(indent)}`);
-}
-
-function optionLines(): string {
-  const groups = new Map<string, string[]>();
-  const column = 34;
-  for (const name of OPTION_NAMES) {
-    const spec: OptionSpec = OPTION_SPECS[name];
-    const flag = `${spec.short === undefined ? '    ' : `-${spec.short}, `}--${name}${spec.value === undefined ? '' : ` ${spec.value}`}`;
-    const extras = [
-      spec.defaultText === undefined ? '' : `[default: ${spec.defaultText}]`,
-      spec.env === undefined ? '' : `[env: ${spec.env}]`,
-    ].filter((extra) => extra !== '').join(' ');
-    const text = `${spec.description}${extras === '' ? '' : ` ${extras}`}`;
-    const head = `  ${flag}`;
-    const line = head.length < column - 1
-      ? `${head.padEnd(column)}${wrap(text, column)}`
-      : `${head}\n${' '.repeat(column)}${wrap(text, column)}`;
-    const lines = groups.get(spec.group) ?? [];
-    lines.push(line);
-    groups.set(spec.group, lines);
-  }
-  return [...groups].map(([group, lines]) => `${group}:\n${lines.join('\n')}`).join('\n\n');
-}
-
 function listLines(entries: ReadonlyArray<readonly [string, string]>): string {
-  const column = 20;
-  return entries.map(([name, text]) => `  ${name.padEnd(column - 2)}${wrap(text, column)}`).join('\n');
+  return formatRows(entries, 20);
 }
 
 export function helpText(): string {
@@ -61,7 +20,7 @@ publishes readings to devices/{deviceId}/telemetry. Progress goes to stderr, the
 With QoS 1 the service acknowledges a reading only once it is stored, so --verify can prove that
 every acknowledged reading is in DynamoDB.
 
-${optionLines()}
+${formatOptions(simulatorOptions())}
 
 Scenarios (--scenario):
 ${listLines(SCENARIO_NAMES.map((name) => [name, SCENARIO_DESCRIPTIONS[name]] as const))}

@@ -1,5 +1,7 @@
 // The simulator's command-line options as data: parseArgs' configuration, the help text and the
 // environment fallbacks are all derived from this one table (validation lives in options.ts).
+// The shared parser and help formatter of every iot-ingest command read it through simulatorOptions().
+import type { OptionDef } from '../src/cli/options.ts';
 
 export interface OptionSpec {
   readonly type: 'string' | 'boolean';
@@ -38,8 +40,8 @@ export const OPTION_SPECS = {
     description: 'readings per second per device (fractional allowed: 0.1 = one every 10 s)' },
   'total-rate': { type: 'string', value: 'PER_S', group: 'Load',
     description: 'readings per second across the fleet instead of --rate (open loop, split evenly)' },
-  duration: { type: 'string', short: 'd', value: 'S', group: 'Load',
-    description: 'run time in seconds (default 60 unless --count is given)' },
+  duration: { type: 'string', short: 'd', value: 'DURATION', group: 'Load',
+    description: 'run time: seconds, or with a unit: 30s, 10m, 1h (default 60s unless --count is given)' },
   count: { type: 'string', short: 'c', value: 'N', group: 'Load',
     description: 'readings per device, then stop (with --duration: whichever comes first)' },
   qos: { type: 'string', value: '0|1', defaultText: '1', group: 'Load',
@@ -105,8 +107,25 @@ export const OPTION_SPECS = {
   'progress-interval': { type: 'string', value: 'S', defaultText: '5', group: 'Output',
     description: 'seconds between progress lines when stderr is not a terminal (a terminal redraws every 0.5 s)' },
   quiet: { type: 'boolean', short: 'q', group: 'Output', description: 'no progress output' },
+  'log-level': { type: 'string', value: 'LEVEL', env: 'LOG_LEVEL', group: 'Output',
+    description: 'debug: print the stack trace of an internal error' },
   help: { type: 'boolean', short: 'h', group: 'Output', description: 'show this help' },
+  version: { type: 'boolean', group: 'Output', description: 'print the version' },
 } as const satisfies Record<string, OptionSpec>;
 
 export type OptionName = keyof typeof OPTION_SPECS;
 export const OPTION_NAMES = Object.keys(OPTION_SPECS) as OptionName[];
+
+/** The simulator's options in the shared layout of every iot-ingest command. */
+export function simulatorOptions(): OptionDef[] {
+  return OPTION_NAMES.map((name) => {
+    const spec: OptionSpec = OPTION_SPECS[name];
+    return {
+      flag: name, kind: spec.type, help: spec.description, group: spec.group,
+      ...(spec.short === undefined ? {} : { short: spec.short }),
+      ...(spec.value === undefined ? {} : { value: spec.value }),
+      ...(spec.env === undefined ? {} : { env: spec.env }),
+      ...(spec.defaultText === undefined ? {} : { defaultText: spec.defaultText }),
+    };
+  });
+}

@@ -1,14 +1,16 @@
-// Command line and environment -> validated SimulateOptions. node:util parseArgs reads the flags
-// (driven by OPTION_SPECS), one zod schema checks them and applies defaults, and every problem is
-// reported at once, each naming its option.
-import { parseArgs } from 'node:util';
+// Command line and environment -> validated SimulateOptions. The shared parser of every iot-ingest
+// command (src/cli/options.ts) reads the flags (driven by OPTION_SPECS), one zod schema checks them
+// and applies defaults, and every problem is reported at once, each naming its option.
 import { z } from 'zod';
+import { parseFlags } from '../src/cli/options.ts';
+import { describeIssue } from '../src/config/issues.ts';
+import { parseDurationSeconds } from './duration.ts';
 import type { BadKind } from './badActors.ts';
 import { BAD_KINDS } from './badActors.ts';
 import type { PayloadFormat } from './messages.ts';
 import { PAYLOAD_FORMATS } from './messages.ts';
-import type { OptionName, OptionSpec } from './optionSpecs.ts';
-import { OPTION_NAMES, OPTION_SPECS } from './optionSpecs.ts';
+import type { OptionName } from './optionSpecs.ts';
+import { simulatorOptions } from './optionSpecs.ts';
 import type { ProfileName } from './profiles.ts';
 import { PROFILE_NAMES } from './profiles.ts';
 import type { Scenario } from './scenarios.ts';
@@ -57,10 +59,12 @@ export interface SimulateOptions {
   readonly json: boolean;
   readonly progressIntervalMs: number;
   readonly quiet: boolean;
+  readonly logLevel: string | undefined;
 }
 
 export type ParseResult =
   | { readonly kind: 'help' }
+  | { readonly kind: 'version' }
   | { readonly kind: 'ok'; readonly options: SimulateOptions }
   | { readonly kind: 'error'; readonly errors: readonly string[] };
 
@@ -73,10 +77,21 @@ const number = (check: (n: z.ZodNumber) => z.ZodNumber = (n) => n) =>
     }
     return value;
   }).pipe(check(z.number()));
+/** Seconds: plain ("90", "0.5") or with a unit ("500ms", "30s", "10m", "1h"). */
+const duration = (check: (n: z.ZodNumber) => z.ZodNumber = (n) => n) =>
+  z.string().transform((text, ctx) => {
+    const value = parseDurationSeconds(text);
+    if (value === undefined) {
+      ctx.addIssue({ code: 'custom', message: `"${text}" is not a duration (seconds, or with a unit: 500ms, 30s, 10m, 1h)` });
+      return z.NEVER;
+    }
+    return value;
+  }).pipe(check(z.number()));
 const positive = number((n) => n.positive());
+const positiveSeconds = duration((n) => n.positive());
+const seconds = duration((n) => n.min(0));
 const positiveInt = (max = Number.MAX_SAFE_INTEGER) => number((n) => n.int().min(1).max(max));
 const share = number((n) => n.min(0).max(1));
-const seconds = number((n) => n.min(0));
 const oneOf = <T extends string>(names: readonly T[]) =>
   z.string().refine((text): text is T => (names as readonly string[]).includes(text), {
     message: `must be one of ${names.join(', ')}`,
@@ -112,13 +127,13 @@ const schema = z.object({
   profile: oneOf([...PROFILE_NAMES, 'mixed'] as const).default('thermostat'),
   prefix: z.string().regex(/^[A-Za-z0-9_.:-]{1,100}$/, 'must be 1-100 characters of A-Z a-z 0-9 _ . : -').default('sim'),
   'connect-rate': positive.default(100),
-  'connect-timeout': positive.default(10),
+  'connect-timeout': positiveSeconds.default(10),
   keepalive: number((n) => n.int().min(0).max(65535)).default(30),
   'reconnect-min': positive.default(500),
   'reconnect-max': positive.default(30_000),
   rate: positive.optional(),
   'total-rate': positive.optional(),
-  duration: positive.optional(),
+  duration: positiveSeconds.optional(),
   count: positiveInt().optional(),
   qos: oneOf(['0', '1'] as const).transform((text) => (text === '1' ? 1 : 0) as 0 | 1).default(1),
   inflight: positiveInt(65_000).default(10),
@@ -129,7 +144,7 @@ const schema = z.object({
   scenario: oneOf(SCENARIO_NAMES).default('steady'),
   'ramp-time': seconds.optional(),
   'spike-at': seconds.optional(),
-  'spike-duration': positive.optional(),
+  'spike-duration': positiveSeconds.optional(),
   'spike-factor': number((n) => n.min(1)).optional(),
   'storm-at': seconds.optional(),
   'storm-share': share.optional(),
@@ -148,9 +163,11 @@ const schema = z.object({
   'verify-concurrency': positiveInt(256).default(8),
   'min-rate': number((n) => n.min(0)).optional(),
   json: z.boolean().default(false),
-  'progress-interval': positive.default(5),
+  'progress-interval': positiveSeconds.default(5),
   quiet: z.boolean().default(false),
+  'log-level': z.string().optional(),
   help: z.boolean().default(false),
+  version: z.boolean().default(false),
 });
 type Raw = z.output<typeof schema>;
 
@@ -162,36 +179,8 @@ const SCENARIO_FLAGS: Readonly<Record<string, readonly OptionName[]>> = {
 };
 
 function readFlags(argv: readonly string[], env: NodeJS.ProcessEnv): { values: Record<string, unknown>; errors: string[] } {
-  const errors: string[] = [];
-  const config = Object.fromEntries(OPTION_NAMES.map((name) => {
-    const spec = OPTION_SPECS[name];
-    return [name, 'short' in spec ? { type: spec.type, short: spec.short } : { type: spec.type }];
-  }));
-  const { tokens } = parseArgs({ args: [...argv], options: config, strict: false, allowPositionals: true, tokens: true });
-  const values: Record<string, unknown> = {};
-  for (const token of tokens) {
-    if (token.kind === 'positional') {
-      errors.push(`unexpected argument "${token.value}" (options start with --)`);
-      continue;
-    }
-    if (token.kind !== 'option') continue;
-    const spec: OptionSpec | undefined = (OPTION_SPECS as Record<string, OptionSpec>)[token.name];
-    if (spec === undefined) {
-      errors.push(`${token.rawName}: unknown option (see --help)`);
-    } else if (spec.type === 'boolean') {
-      if (token.value !== undefined) errors.push(`--${token.name}: takes no value`);
-      else values[token.name] = true;
-    } else if (token.value === undefined || (!token.inlineValue && token.value.startsWith('-') && Number.isNaN(Number(token.value)))) {
-      errors.push(`--${token.name}: needs a value`);
-    } else {
-      values[token.name] = token.value;
-    }
-  }
-  for (const name of OPTION_NAMES) {
-    const spec: OptionSpec = OPTION_SPECS[name];
-    if (values[name] === undefined && spec.env !== undefined && env[spec.env]) values[name] = env[spec.env];
-  }
-  return { values, errors };
+  const { values, errors } = parseFlags(simulatorOptions(), argv, env);
+  return { values: { ...values }, errors: [...errors] };
 }
 
 /** Checks on which flags were given together; they need no parsed values, so they always run. */
@@ -246,12 +235,14 @@ export function parseSimulateArgs(
 ): ParseResult {
   const { values, errors } = readFlags(argv, env);
   if (values.help === true) return { kind: 'help' };
+  if (values.version === true) return { kind: 'version' };
   const parsed = schema.safeParse(values);
   if (!parsed.success) {
     for (const issue of parsed.error.issues) {
       const name = String(issue.path[0] ?? '');
       const value = values[name] === undefined ? undefined : String(values[name]);
-      errors.push(`--${name}: ${issue.message}${value === undefined || issue.message.includes(value) ? '' : ` (got "${value}")`}`);
+      const message = describeIssue(issue);
+      errors.push(`--${name}: ${message}${value === undefined || message.includes(value) ? '' : ` (got "${value}")`}`);
     }
   }
   errors.push(...presenceCheck(values));
@@ -309,6 +300,7 @@ export function parseSimulateArgs(
       json: raw.json,
       progressIntervalMs: raw['progress-interval'] * 1000,
       quiet: raw.quiet,
+      logLevel: raw['log-level'],
     },
   };
 }

@@ -1,96 +1,41 @@
-// The only module that touches process.argv, process.env, signals and the exit code.
-import { CliError } from './errors.ts';
-import { describeConfig, parseServeArgs, serveHelp } from './cli/serve.ts';
-import { createLogger } from './log.ts';
-import { startService } from './service.ts';
+// The only module that touches process.argv, process.env, signals and the exit code. Commands live
+// in src/cli/ (registry.ts lists them) and receive what they need through CliIo.
+import { runCli } from './cli/registry.ts';
+import { EXIT } from './cli/exit-codes.ts';
 
-const USAGE = `Usage: iot-ingest <command> [options]
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
-Commands:
-  serve      run the MQTT broker and the DynamoDB writer (npm start)
-  simulate   drive a fleet of simulated devices at a broker (npm run simulate -- --help)
-  query      read a device's readings back from the table
-  table      create or describe the tables
-  dlq        list or replay dead-lettered messages
-  command    send a command to a device (over the service's HTTP API), optionally wait for the answer
-  tail       print readings as they are stored (Server-Sent Events from the service)
-
-Run "iot-ingest <command> --help" for a command's options.`;
-
-type Command = (argv: string[]) => Promise<number>;
-
-const commands: Record<string, Command> = {
-  serve,
-  simulate: async (argv) => {
-    const { runSimulate } = await import('../simulator/cli.ts');
-    return runSimulate(argv, { stdout: process.stdout, stderr: process.stderr, env: process.env, isTTY: Boolean(process.stderr.isTTY), signal: abortOnSignal() });
-  },
-  query: async (argv) => (await import('./cli/query.ts')).runQuery(argv, { stdout: process.stdout, env: process.env }),
-  table: async (argv) => (await import('./cli/table.ts')).runTable(argv, { stdout: process.stdout, env: process.env }),
-  dlq: async (argv) => (await import('./cli/dlq.ts')).runDlq(argv, { stdout: process.stdout, env: process.env }),
-  command: async (argv) => (await import('./cli/command.ts')).runCommand(argv, { stdout: process.stdout, env: process.env }),
-  tail: async (argv) => (await import('./cli/tail.ts')).runTail(argv, { stdout: process.stdout, stderr: process.stderr, env: process.env, signal: abortOnSignal() }),
-};
-
-async function serve(argv: string[]): Promise<number> {
-  const { config, help } = parseServeArgs(argv, process.env);
-  if (help) {
-    process.stdout.write(`${serveHelp()}\n`);
-    return 0;
-  }
-  const log = createLogger(config.logLevel);
-  log.info({ config: describeConfig(config) }, 'configuration');
-  const service = await startService(config, { log, env: process.env });
-  const signal = await new Promise<NodeJS.Signals>((resolve) => {
-    process.once('SIGTERM', resolve);
-    process.once('SIGINT', resolve);
+// A reader that goes away (`iot-ingest query x | head -1`) ends the command quietly.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE' || err.code === 'ERR_STREAM_DESTROYED') process.exit(EXIT.FAILURE);
+    throw err;
   });
-  log.info({ signal }, 'shutting down: flushing queued readings');
-  const forceExit = (): void => {
-    log.warn('second signal: exiting without waiting for the flush');
-    process.exit(130);
-  };
-  process.once('SIGTERM', forceExit);
-  process.once('SIGINT', forceExit);
-  await service.stop();
-  return 0;
 }
 
-function abortOnSignal(): AbortSignal {
-  const controller = new AbortController();
-  const abort = (): void => controller.abort();
-  process.once('SIGINT', abort);
-  process.once('SIGTERM', abort);
-  return controller.signal;
-}
-
-async function main(): Promise<void> {
-  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
-  const [name, ...rest] = process.argv.slice(2);
-  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
-    process.stdout.write(`${USAGE}\n`);
-    process.exitCode = name === undefined ? 2 : 0;
-    return;
-  }
-  const command = commands[name];
-  if (!command) {
-    process.stderr.write(`iot-ingest: unknown command "${name}"\n\n${USAGE}\n`);
-    process.exitCode = 2;
-    return;
-  }
-  try {
-    process.exitCode = await command(rest);
-  } catch (err) {
-    if (err instanceof CliError) {
-      process.stderr.write(`iot-ingest ${name}: ${err.message}\n`);
-      process.exitCode = err.exitCode;
-      return;
+let controller: AbortController | undefined;
+function trapSignals(): AbortSignal {
+  if (controller) return controller.signal;
+  const c = new AbortController();
+  controller = c;
+  const onSignal = (signal: NodeJS.Signals): void => {
+    if (c.signal.aborted) {
+      process.stderr.write(`iot-ingest: second ${signal}: exiting without waiting\n`);
+      process.exit(EXIT.INTERRUPTED);
     }
-    process.stderr.write(`iot-ingest ${name}: ${(err as Error).stack ?? String(err)}\n`);
-    process.exitCode = 1;
-  }
-  // Whatever still holds the event loop (SDK sockets, timers) must not keep a finished command alive.
-  setTimeout(() => process.exit(), 100).unref();
+    c.abort(signal);
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  return c.signal;
 }
 
-await main();
+process.exitCode = await runCli(process.argv.slice(2), {
+  stdout: process.stdout,
+  stderr: process.stderr,
+  env: process.env,
+  stderrIsTTY: Boolean(process.stderr.isTTY),
+  trapSignals,
+});
+// Whatever still holds the event loop (SDK sockets, timers) must not keep a finished command alive.
+setTimeout(() => process.exit(), 100).unref();

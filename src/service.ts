@@ -28,24 +28,29 @@ import type { RunningBroker } from './broker/server.ts';
 import { createPublishHook } from './broker/publish-hook.ts';
 import { telemetryTopic } from './broker/topic.ts';
 import type { ServeConfig } from './config/schema.ts';
+import { IngestError } from './errors.ts';
 import { startHttp } from './http/server.ts';
 import type { RunningHttp } from './http/server.ts';
 import { Batcher } from './ingest/batcher.ts';
 import { DeadLetterWriter } from './ingest/dead-letter.ts';
-import { BatchWriter } from './ingest/writer.ts';
 import { DEAD_LETTER_REASONS, INVALID_REASONS } from './ingest/reading.ts';
 import { createMetrics } from './metrics/registry.ts';
 import type { Metrics } from './metrics/registry.ts';
 import { createDynamoClients } from './storage/client.ts';
 import { startEmbeddedDynamo } from './storage/embedded.ts';
 import type { EmbeddedDynamo } from './storage/embedded.ts';
+import { startStoreHealth } from './storage/store-health.ts';
+import type { StoreHealth } from './storage/store-health.ts';
 import { deadLetterTableSpec, ensureTable, telemetryTableSpec } from './storage/tables.ts';
-import { createDynamoTelemetryStore } from './storage/telemetry-store.ts';
 import type { TelemetryStore } from './storage/telemetry-store.ts';
-import { createThreadedTelemetryStore } from './storage/worker-store.ts';
-import type { ThreadedTelemetryStore } from './storage/worker-store.ts';
-import { classifyError } from './storage/errors.ts';
-import { computeBackoffMs } from './ingest/backoff.ts';
+import { createThreadedTransport } from './storage/worker-store.ts';
+import { DynamoDbSink } from './storage/dynamodb/sink.ts';
+import { createHttpTransport } from './storage/dynamodb/http-transport.ts';
+import type { BatchTransport } from './storage/dynamodb/transport.ts';
+import { transportFromStore } from './storage/dynamodb/transport.ts';
+import type { ReadingSink } from './ingest/sink.ts';
+import { toStoreError } from './storage/errors.ts';
+import { retry } from './retry.ts';
 
 export const VERSION = '0.1.0';
 
@@ -54,6 +59,8 @@ export interface ServiceDeps {
   readonly env?: NodeJS.ProcessEnv;
   /** Replaces the DynamoDB telemetry store (benchmarks); tables and dead-letter still use DynamoDB. */
   readonly store?: TelemetryStore;
+  /** Replaces the whole telemetry sink (a file, a fan-out); the broker and the batcher do not change. */
+  readonly sink?: ReadingSink;
 }
 
 export interface RunningService {
@@ -75,15 +82,22 @@ export async function startService(config: ServeConfig, deps: ServiceDeps): Prom
   let embedded: EmbeddedDynamo | undefined;
   let http: RunningHttp | undefined;
   let broker: RunningBroker | undefined;
+  let health: StoreHealth | undefined;
+  const isReady = (): boolean => ready && (health?.isUp() ?? false);
 
   let endpoint = config.dynamodbEndpoint;
   if (endpoint === undefined && config.embedded) {
-    embedded = await startEmbeddedDynamo({ port: config.embeddedPort, dataDir: config.dataDir, log: log.child({ component: 'embedded-dynamodb' }) });
+    embedded = await startEmbeddedDynamo({
+      port: config.embeddedPort,
+      dataDir: config.dataDir,
+      log: log.child({ component: 'embedded-dynamodb' }),
+      onDown: () => health?.markDown('the embedded store process died'),
+      onRestarted: () => void health?.restarted(),
+    });
     endpoint = embedded.endpoint;
   }
   const connection = { endpoint, region: config.region, maxSockets: config.writeConcurrency + 8, requestTimeoutMs: config.requestTimeoutMs };
   const clients = createDynamoClients(connection, deps.env ?? {});
-  let threadedStore: ThreadedTelemetryStore | undefined;
   const replica = config.replicaId ?? `${hostname()}:${process.pid}`;
   // Feature routes are added once their parts exist; /healthz and /readyz answer meanwhile.
   const routes: Route[] = [];
@@ -104,6 +118,7 @@ export async function startService(config: ServeConfig, deps: ServiceDeps): Prom
   });
   let dispatcher: CommandDispatcher | undefined;
   let presenceHooks: PresenceHooks | undefined;
+  let sink: ReadingSink | undefined;
   try {
     http = await startHttp({
       routes,
@@ -111,7 +126,11 @@ export async function startService(config: ServeConfig, deps: ServiceDeps): Prom
       host: config.httpHost,
       port: config.httpPort,
       registry: metrics.registry,
-      isReady: () => ready,
+      isReady,
+      readinessDetail: () => ({
+        store: health?.isUp() === false ? 'unreachable' : health ? 'up' : 'starting',
+        ...(embedded ? { embeddedStore: { endpoint: embedded.endpoint, pid: embedded.pid() ?? null, restarts: embedded.restarts() } } : {}),
+      }),
       doc: clients.doc,
       tableName: config.tableName,
       log: log.child({ component: 'http' }),
@@ -125,18 +144,38 @@ export async function startService(config: ServeConfig, deps: ServiceDeps): Prom
       await ensureTable(clients.client, commandsTableSpec(config.commandsTableName), { create: config.createTable, ttlAttribute: COMMANDS_TTL_ATTRIBUTE, log: tableLog });
       await ensureTable(clients.client, devicesTableSpec(config.devicesTableName), { create: config.createTable, log: tableLog });
     });
+    health = startStoreHealth({
+      client: clients.client,
+      tableName: config.tableName,
+      probeIntervalMs: config.storeProbeIntervalMs,
+      probeTimeoutMs: config.requestTimeoutMs,
+      registry: metrics.registry,
+      log: log.child({ component: 'store-health' }),
+    });
 
-    if (!deps.store && config.writerThread) threadedStore = createThreadedTelemetryStore(connection, config.tableName, deps.env ?? {});
-    const store = deps.store ?? threadedStore ?? createDynamoTelemetryStore(clients.doc, config.tableName);
+    if (deps.sink) sink = deps.sink;
+    else {
+      const transport: BatchTransport = deps.store
+        ? transportFromStore(deps.store)
+        : config.writerThread
+          ? createThreadedTransport(connection, config.tableName, deps.env ?? {})
+          : await createHttpTransport(connection, config.tableName, deps.env ?? {});
+      sink = new DynamoDbSink(transport, metrics, { retentionDays: config.retentionDays, writeTimeoutMs: config.writeTimeoutMs }, log.child({ component: 'writer' }));
+    }
     // Stored readings go to the live tail and to presence (latest reading), in the order stored.
-    const writer = tapStored(new BatchWriter(store, metrics, { retentionDays: config.retentionDays, writeTimeoutMs: config.writeTimeoutMs }, log.child({ component: 'writer' })), (readings) => {
+    const readingSink = tapStored(sink, (readings) => {
       live.publish(readings);
       presence.stored(readings);
     });
-    const deadLetter = new DeadLetterWriter(clients.doc, config.dlqTableName, config.retentionDays, metrics, log.child({ component: 'dead-letter' }));
+    const deadLetter = new DeadLetterWriter(
+      clients.doc,
+      { tableName: config.dlqTableName, retentionDays: config.retentionDays, maxInflight: config.deadLetterMaxInflight, retryBudgetMs: config.writeTimeoutMs },
+      metrics,
+      log.child({ component: 'dead-letter' }),
+    );
     // A reading DynamoDB refuses is dead-lettered on its own: the payload is that reading as JSON
     // (replaying it stores just it), with the client and QoS of the message it came in.
-    const batcher = new Batcher(config, writer, metrics, (reading, message, origin) =>
+    const batcher = new Batcher(config, readingSink, metrics, (reading, message, origin) =>
       deadLetter.write({
         deviceId: reading.deviceId,
         topic: telemetryTopic(reading.deviceId),
@@ -146,7 +185,7 @@ export async function startService(config: ServeConfig, deps: ServiceDeps): Prom
         payload: Buffer.from(JSON.stringify({ ts: reading.ts, ...reading.attributes })),
         receivedAt: reading.receivedAt,
         qos: origin?.qos ?? 1,
-      }),
+      }).settled,
     );
     metrics.addSampler(() => {
       const s = batcher.stats();
@@ -154,7 +193,7 @@ export async function startService(config: ServeConfig, deps: ServiceDeps): Prom
       metrics.queueBytes.set(s.outstandingBytes);
       metrics.queueOldestAgeSeconds.set(s.oldestAgeMs / 1000);
       metrics.inflightBatches.set(s.inflight);
-      metrics.ready.set(ready ? 1 : 0);
+      metrics.ready.set(isReady() ? 1 : 0);
     });
     const commandMetrics = createCommandMetrics(metrics.registry, () => dispatcher?.inflightCount() ?? 0);
     const commandsTable = new CommandsTable(clients.doc, config.commandsTableName, () => commandMetrics.tableWrites.inc());
@@ -218,7 +257,8 @@ export async function startService(config: ServeConfig, deps: ServiceDeps): Prom
       await presence.close();
       live.close();
       await runningHttp.close();
-      await threadedStore?.close();
+      await readingSink.shutdown();
+      health?.stop();
       clients.destroy();
       await embedded?.stop();
       log.info({ ms: Date.now() - started, flushed }, 'iot-ingest stopped');
@@ -228,15 +268,16 @@ export async function startService(config: ServeConfig, deps: ServiceDeps): Prom
       httpPort: http.port,
       dynamodbEndpoint: endpoint,
       metrics,
-      isReady: () => ready,
+      isReady,
       stop: () => (stopping ??= stop()),
     };
   } catch (err) {
+    health?.stop();
     await broker?.close('shutdown');
     await presence.close().catch(() => undefined);
     live.close();
     await http?.close();
-    await threadedStore?.close();
+    await sink?.shutdown();
     clients.destroy();
     await embedded?.stop();
     throw err;
@@ -245,15 +286,17 @@ export async function startService(config: ServeConfig, deps: ServiceDeps): Prom
 
 /** Runs `step` until it succeeds, retrying (with backoff) only errors that waiting can cure. */
 async function untilReachable(log: Logger, step: () => Promise<void>): Promise<void> {
-  for (let attempt = 0; ; attempt++) {
-    try {
-      await step();
-      return;
-    } catch (err) {
-      if (!classifyError(err).retriable) throw err;
-      const delayMs = computeBackoffMs(attempt, { baseMs: 200, capMs: 5_000 }) + 100;
-      log.warn({ err, attempt, retryInMs: delayMs }, 'DynamoDB not reachable yet; /readyz stays 503 until it is');
-      await new Promise((resolve) => setTimeout(resolve, delayMs));
-    }
-  }
+  await retry(
+    async () => {
+      try {
+        await step();
+      } catch (err) {
+        throw err instanceof IngestError ? err : toStoreError(err);
+      }
+    },
+    {
+      backoff: { baseMs: 200, capMs: 5_000 },
+      onRetry: (err, attempt, retryInMs) => log.warn({ err, attempt, retryInMs }, 'DynamoDB not reachable yet; /readyz stays 503 until it is'),
+    },
+  );
 }

@@ -3,6 +3,7 @@ import { connectAsync } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { randomTableName, startDynalite } from './helpers/dynamo-servers.ts';
 import type { DynamoServer } from './helpers/dynamo-servers.ts';
+import { createDynamoClients } from '../src/storage/client.ts';
 import { runCli, scanAll, startTestService } from './helpers/service.ts';
 
 describe('tool subcommands', () => {
@@ -58,17 +59,18 @@ describe('tool subcommands', () => {
     const records = listed.stdout.trim().split('\n').map((l) => JSON.parse(l) as { deviceId: string; payloadText: string });
     expect(records).toEqual([expect.objectContaining({ deviceId: 'dlq-dev', payloadText: JSON.stringify({ ts, a: 1, b: 2, c: 3 }) })]);
 
-    // ...which a service with the default limit accepts on replay.
-    const svc = await startTestService(dynamo.endpoint, { tableName: table, dlqTableName: dlqTable });
+    // ...which replay, decoding with the default limit, stores (straight into the table).
+    const replayed = await runCli(['dlq', 'replay', ...conn]);
+    expect(replayed.code).toBe(0);
+    expect(replayed.stdout).toMatch(/^stored +\S+ +dlq-dev +1 reading\(s\)$/m);
+    expect(replayed.stdout).toContain('replayed: stored 1, rejected again 0, failed 0 (of 1)');
+    const clients = createDynamoClients({ endpoint: dynamo.endpoint, region: 'us-east-1' });
     try {
-      const replayed = await runCli(['dlq', 'replay', '--url', svc.mqttUrl, ...conn]);
-      expect(replayed.code).toBe(0);
-      expect(replayed.stdout).toContain('replayed 1 of 1');
-      const stored = (await scanAll(svc.clients.doc, table)).filter((i) => i.deviceId === 'dlq-dev');
+      const stored = (await scanAll(clients.doc, table)).filter((i) => i.deviceId === 'dlq-dev');
       expect(stored).toEqual([expect.objectContaining({ ts, a: 1, b: 2, c: 3 })]);
-      expect(await scanAll(svc.clients.doc, dlqTable)).toEqual([]);
+      expect(await scanAll(clients.doc, dlqTable)).toEqual([]);
     } finally {
-      await svc.stop();
+      clients.destroy();
     }
   });
 });

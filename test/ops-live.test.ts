@@ -264,10 +264,11 @@ describe('operators view against a live service', () => {
         async () => {
           const text = await scrape(svc.httpUrl);
           const e = parseExposition(text);
-          const settled = e.sum('iot_ingest_queue_readings') === 0 && e.sum('iot_ingest_held_publishes') === 0 && e.sum('iot_ingest_connected_clients') === 0;
+          // Readiness comes back with the store probe's next success after the outage.
+          const settled = e.sum('iot_ingest_queue_readings') === 0 && e.sum('iot_ingest_held_publishes') === 0 && e.sum('iot_ingest_connected_clients') === 0 && e.sum('iot_ingest_store_up') === 1;
           return settled ? text : undefined;
         },
-        { timeoutMs: 10_000, message: 'queue drained and every client gone' },
+        { timeoutMs: 10_000, message: 'queue drained, every client gone, the store answering again' },
       );
       final = parseExposition(finalText);
     }, 45_000);

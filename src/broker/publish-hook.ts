@@ -61,7 +61,7 @@ export function createPublishHook(deps: PublishHookDeps): AuthorizePublish {
     if (!decoded.ok) {
       metrics.messagesReceivedTotal.inc({ result: 'invalid' });
       metrics.invalidMessagesTotal.inc({ reason: decoded.reason });
-      const written = deadLetter.write({
+      const ticket = deadLetter.write({
         deviceId,
         topic: packet.topic,
         clientId: client.id,
@@ -71,8 +71,10 @@ export function createPublishHook(deps: PublishHookDeps): AuthorizePublish {
         receivedAt,
         qos: packet.qos,
       });
-      // Acknowledged either way, so a device does not resend a poison message forever.
-      if (durable && acked) void written.then(() => release(null));
+      // Acknowledged either way, so a device does not resend a poison message forever. A QoS 1
+      // message waits for a dead-letter write slot (backpressure); QoS 0 never waits.
+      if (durable && acked) void ticket.settled.then(() => release(null));
+      else if (acked) void ticket.admitted.then(() => release(null));
       else release(null);
       return;
     }

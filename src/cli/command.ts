@@ -1,78 +1,123 @@
-// `iot-ingest command <deviceId> <name> [--payload JSON] [--ttl-seconds N] [--wait]
-// [--timeout-seconds N] [--json]`: sends a command through a running service's HTTP API
-// (POST /devices/{id}/commands) and, with --wait, polls its status until the device answers.
-import { setTimeout as sleep } from 'node:timers/promises';
-import { z } from 'zod';
-import { formatSettingsHelp, loadConfig } from '../config/load.ts';
-import { bool, int } from '../config/schema.ts';
+// What a command is, and the one wrapper that gives every command the same behaviour: options read
+// by the shared parser (options.ts) and checked by the schema, --help in one layout, --version,
+// --json where the output is data, stray arguments refused, and every error turned into one line
+// with an exit code by explain.ts. A command file only declares its options and its `run`.
+import type { z } from 'zod';
+import { usageError, settingsHelpOptions, validateSettings } from '../config/load.ts';
 import type { SettingSpec } from '../config/schema.ts';
-import { CliError } from '../errors.ts';
-import { HTTP_SETTINGS, authHeaders, httpShape, request } from './http-client.ts';
+import { EXIT } from './exit-codes.ts';
+import { explainError } from './explain.ts';
+import type { OptionDef } from './options.ts';
+import { JSON_OPTION, formatOptions, formatRows, parseFlags } from './options.ts';
+import { packageVersion } from './version.ts';
 
-const SETTINGS: SettingSpec[] = [
-  { key: 'payload', flag: 'payload', env: 'COMMAND_PAYLOAD', kind: 'string', help: 'The command\'s payload, as JSON (default null).' },
-  { key: 'ttlSeconds', flag: 'ttl-seconds', env: 'COMMAND_TTL_SECONDS', kind: 'string', help: 'Not delivered and answered by then, the command expires (default 3600).' },
-  { key: 'wait', flag: 'wait', env: 'COMMAND_WAIT', kind: 'boolean', help: 'Wait for the device\'s answer.' },
-  { key: 'timeoutSeconds', flag: 'timeout-seconds', env: 'COMMAND_TIMEOUT_SECONDS', kind: 'string', help: 'How long --wait waits (default 30).' },
-  { key: 'json', flag: 'json', env: 'COMMAND_JSON', kind: 'boolean', help: 'Print the command as JSON.' },
-  ...HTTP_SETTINGS,
-];
+export interface CliIo {
+  readonly stdout: NodeJS.WritableStream;
+  readonly stderr: NodeJS.WritableStream;
+  readonly env: NodeJS.ProcessEnv;
+  /** Whether stderr is a terminal (progress may redraw in place). */
+  readonly stderrIsTTY: boolean;
+  /**
+   * Takes over SIGINT/SIGTERM: the first one aborts the returned signal (reason: the signal's name),
+   * a second one exits at once with 130. Commands that do not call it die on a signal as usual.
+   */
+  trapSignals(): AbortSignal;
+}
 
-const POLL_MS = 250;
+/** A registered command: the registry calls `run` with the arguments after the command name. */
+export interface CliCommand {
+  run(argv: readonly string[], io: CliIo): Promise<number>;
+}
 
-const schema = z.object({
-  payload: z
-    .string()
-    .transform((text, ctx) => {
-      try {
-        return JSON.parse(text) as unknown;
-      } catch (err) {
-        ctx.addIssue({ code: 'custom', message: `not valid JSON (${(err as Error).message})` });
-        return z.NEVER;
+export interface CommandRun<C> {
+  readonly config: C;
+  /** Positional arguments (at most `spec.positionals.length`). */
+  readonly args: readonly string[];
+  /** --json was given (only for commands with `json: true`). */
+  readonly json: boolean;
+  readonly io: CliIo;
+}
+
+export interface CommandSpec<S extends z.ZodType> {
+  readonly name: string;
+  /** Usage lines after "iot-ingest <name>", e.g. "<deviceId> [options]". */
+  readonly usage: readonly string[];
+  readonly description: string;
+  /** Positional arguments, in order: [name, meaning]. More than these is a usage error. */
+  readonly positionals?: ReadonlyArray<readonly [string, string]>;
+  /** Any number (0+) of further positional arguments after `positionals` (`tail [deviceId ...]`). */
+  readonly restPositionals?: readonly [string, string];
+  /** Sub-actions (`dlq list|replay|purge`): [name, meaning]; the first positional must be one. */
+  readonly actions?: ReadonlyArray<readonly [string, string]>;
+  readonly settings: readonly SettingSpec[];
+  /** Extra option groups for --help: settings whose key is listed here appear under that group. */
+  readonly groups?: Readonly<Record<string, readonly string[]>>;
+  readonly schema: S;
+  /** The output is data: --json is offered. */
+  readonly json?: boolean;
+  readonly examples?: readonly string[];
+  /** Free text after the options (exit codes, notes). */
+  readonly notes?: string;
+  run(ctx: CommandRun<z.infer<S>>): Promise<number>;
+}
+
+function options(spec: CommandSpec<z.ZodType>): OptionDef[] {
+  const defaults = (spec.schema.safeParse({}).data ?? {}) as Record<string, unknown>;
+  const groupOf = (key: string): string | undefined => Object.entries(spec.groups ?? {}).find(([, keys]) => keys.includes(key))?.[0];
+  const defs = spec.settings.flatMap((s) => settingsHelpOptions([s], defaults, groupOf(s.key)));
+  return spec.json ? [...defs, JSON_OPTION] : defs;
+}
+
+export function commandHelp(spec: CommandSpec<z.ZodType>): string {
+  const parts = [
+    spec.usage.map((u, i) => `${i === 0 ? 'Usage:' : '      '} iot-ingest ${spec.name} ${u}`).join('\n'),
+    spec.description,
+  ];
+  if (spec.actions) parts.push(`Actions:\n${formatRows(spec.actions)}`);
+  const positionals = [...(spec.positionals ?? []), ...(spec.restPositionals ? [spec.restPositionals] : [])];
+  if (positionals.length > 0) parts.push(`Arguments:\n${formatRows(positionals)}`);
+  parts.push(formatOptions(options(spec)));
+  if (spec.notes) parts.push(spec.notes);
+  if (spec.examples) parts.push(`Examples:\n${spec.examples.map((e) => `  ${e}`).join('\n')}`);
+  return `${parts.join('\n\n')}\n`;
+}
+
+/** Turns a declared command into a runnable one; errors become one line and an exit code. */
+export function defineCommand<S extends z.ZodType>(spec: CommandSpec<S>): CliCommand {
+  return {
+    async run(argv, io) {
+      const maxArgs = spec.restPositionals ? Number.MAX_SAFE_INTEGER : (spec.actions ? 1 : 0) + (spec.positionals?.length ?? 0);
+      const parsed = parseFlags(options(spec as CommandSpec<z.ZodType>), argv, io.env, maxArgs);
+      if (parsed.values.help === true) {
+        io.stdout.write(commandHelp(spec as CommandSpec<z.ZodType>));
+        return EXIT.OK;
       }
-    })
-    .optional(),
-  ttlSeconds: int(z.number().min(1)).optional(),
-  wait: bool.default(false),
-  timeoutSeconds: int(z.number().min(1).max(86_400)).default(30),
-  json: bool.default(false),
-  ...httpShape,
-});
-
-type Command = Record<string, unknown> & { commandId: string; status: string };
-
-export async function runCommand(argv: string[], io: { stdout: NodeJS.WritableStream; env: NodeJS.ProcessEnv }): Promise<number> {
-  const { config, help, positionals } = loadConfig(schema, SETTINGS, argv, io.env);
-  if (help) {
-    io.stdout.write(`Usage: iot-ingest command <deviceId> <name> [options]\n\nSends a command to a device (delivered when it is connected and subscribed to devices/{id}/commands/#).\n\n${formatSettingsHelp(SETTINGS, {})}\n`);
-    return 0;
-  }
-  const [deviceId, name, extra] = positionals;
-  if (!deviceId || !name) throw new CliError('CONFIG_INVALID', 'usage: iot-ingest command <deviceId> <name> [--payload JSON] [--wait] (see --help)');
-  if (extra !== undefined) throw new CliError('CONFIG_INVALID', `unexpected argument "${extra}" (a payload goes in --payload '<json>')`);
-  const headers = { 'content-type': 'application/json', ...authHeaders(config.apiToken) };
-  const base = config.url.replace(/\/$/, '');
-  const created = (await (
-    await request(`${base}/devices/${encodeURIComponent(deviceId)}/commands`, {
-      method: 'POST',
-      headers,
-      body: JSON.stringify({ name, ...(config.payload === undefined ? {} : { payload: config.payload }), ...(config.ttlSeconds === undefined ? {} : { ttlSeconds: config.ttlSeconds }) }),
-    })
-  ).json()) as Command;
-  let command = created;
-  if (config.wait) {
-    const deadline = Date.now() + config.timeoutSeconds * 1000;
-    while (command.status !== 'answered' && command.status !== 'expired' && Date.now() < deadline) {
-      await sleep(POLL_MS);
-      command = (await (await request(`${base}/devices/${encodeURIComponent(deviceId)}/commands/${command.commandId}`, { headers })).json()) as Command;
-    }
-  }
-  if (config.json) io.stdout.write(`${JSON.stringify(command)}\n`);
-  else {
-    io.stdout.write(`command ${command.commandId} to ${deviceId}: ${command.status}\n`);
-    if (command.response !== undefined) io.stdout.write(`${JSON.stringify(command.response)}\n`);
-  }
-  if (!config.wait || command.status === 'answered') return 0;
-  if (!config.json) io.stdout.write(command.status === 'expired' ? 'the command expired unanswered\n' : `no answer within ${config.timeoutSeconds} s\n`);
-  return 1;
+      if (parsed.values.version === true) {
+        io.stdout.write(`${packageVersion()}\n`);
+        return EXIT.OK;
+      }
+      const debug = ['debug', 'trace'].includes(String(parsed.values['log-level'] ?? ''));
+      try {
+        let args = parsed.positionals;
+        if (spec.actions) {
+          const action = args[0];
+          const names = spec.actions.map(([n]) => n);
+          if (action === undefined) throw usageError([`missing action: ${names.join(', ')} (see --help)`]);
+          if (!names.includes(action)) throw usageError([`unknown action "${action}": use ${names.join(', ')}`]);
+        }
+        const config = validateSettings(spec.schema, spec.settings, parsed);
+        const required = (spec.actions ? 1 : 0) + (spec.positionals?.length ?? 0);
+        if (args.length < required) {
+          const missing = spec.positionals?.[args.length - (spec.actions ? 1 : 0)]?.[0] ?? 'argument';
+          throw usageError([`missing <${missing}> (see --help)`]);
+        }
+        args = [...args];
+        return await spec.run({ config, args, json: parsed.values.json === true, io });
+      } catch (err) {
+        const explained = explainError(err, debug);
+        if (explained.line !== '') io.stderr.write(`iot-ingest ${spec.name}: ${explained.line}\n`);
+        return explained.exitCode;
+      }
+    },
+  };
 }

@@ -1,74 +1,110 @@
-// `iot-ingest dlq list|replay`: inspect dead-lettered messages, or publish them again through the
-// broker (after a fix, e.g. a raised limit). A replayed record is deleted once its PUBACK came
-// back; a message that is still invalid is dead-lettered anew by the service.
-import { DeleteCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
-import { connectAsync } from 'mqtt';
+// `iot-ingest dlq list|replay|purge`: inspect dead-lettered messages, store them after a fix (a
+// raised limit, a fixed table), or delete them. Replay decodes each record again with this
+// command's limits (the same settings and env vars as `serve`) and writes straight to the table;
+// see dlq-replay.ts for what happens to each record.
 import { z } from 'zod';
-import { CliError } from '../errors.ts';
+import { usageError } from '../config/load.ts';
 import type { SettingSpec } from '../config/schema.ts';
-import type { DeadLetterRecord } from '../ingest/dead-letter.ts';
+import { SERVE_SETTINGS, bool, int, serveConfigSchema } from '../config/schema.ts';
+import { DEAD_LETTER_REASONS } from '../ingest/reading.ts';
 import { createDynamoClients } from '../storage/client.ts';
-import { commandSettingsHelp, parseCommand } from './connection.ts';
-import { int } from '../config/schema.ts';
+import { defineCommand } from './command.ts';
+import { CONNECTION_GROUP, CONNECTION_NOTE, CONNECTION_SETTINGS, connectionOf, connectionShape, tableHints } from './connection.ts';
+import { deleteRecord, payloadText, scanRecords } from './dlq-records.ts';
+import { replayRecord } from './dlq-replay.ts';
+import type { ReplayOutcome } from './dlq-replay.ts';
+import { EXIT } from './exit-codes.ts';
+import { withHints } from './explain.ts';
+import { timeSetting } from './time.ts';
 
+const LIMIT_KEYS = ['maxPayloadBytes', 'maxReadingsPerMessage', 'maxAttributesPerReading', 'maxDepth', 'maxFutureSkewMs', 'maxItemBytes', 'retentionDays'];
 const SETTINGS: SettingSpec[] = [
-  { key: 'reason', flag: 'reason', env: 'DLQ_REASON', kind: 'string', help: 'Only records with this reason.' },
-  { key: 'device', flag: 'device', env: 'DLQ_DEVICE', kind: 'string', help: 'Only records of this device.' },
-  { key: 'limit', flag: 'limit', env: 'DLQ_LIMIT', kind: 'string', help: 'Most records to list or replay (default 100).' },
-  { key: 'url', flag: 'url', env: 'MQTT_URL', kind: 'string', help: 'Broker to replay into (default mqtt://127.0.0.1:1883).' },
+  { key: 'reason', flag: 'reason', env: 'DLQ_REASON', kind: 'string', value: 'REASON', help: `Only records with this reason (${DEAD_LETTER_REASONS.join(', ')}).` },
+  { key: 'device', flag: 'device', env: 'DLQ_DEVICE', kind: 'string', value: 'ID', help: 'Only records of this device.' },
+  { key: 'since', flag: 'since', env: 'DLQ_SINCE', kind: 'string', value: 'TIME', help: 'Only records received at or after this time (epoch ms or ISO-8601).' },
+  { key: 'limit', flag: 'limit', env: 'DLQ_LIMIT', kind: 'string', value: 'N', help: 'Most records to list, replay or purge, oldest first.' },
+  { key: 'dryRun', flag: 'dry-run', env: 'DLQ_DRY_RUN', kind: 'boolean', help: 'replay: decode and report each record\'s outcome; write and delete nothing.' },
+  { key: 'yes', flag: 'yes', env: 'DLQ_YES', kind: 'boolean', help: 'purge: really delete (without it purge only counts).' },
+  ...SERVE_SETTINGS.filter((s) => LIMIT_KEYS.includes(s.key)),
+  ...CONNECTION_SETTINGS,
 ];
 
-export async function runDlq(argv: string[], io: { stdout: NodeJS.WritableStream; env: NodeJS.ProcessEnv }): Promise<number> {
-  const parsed = parseCommand(argv, io.env, SETTINGS, {
-    reason: z.string().optional(),
-    device: z.string().optional(),
-    limit: int(z.number().min(1)).default(100),
-    url: z.string().regex(/^(mqtts?|wss?):\/\//, 'an mqtt://, mqtts://, ws:// or wss:// URL').default('mqtt://127.0.0.1:1883'),
-  });
-  const action = parsed.positionals[0];
-  if (parsed.help || action === undefined) {
-    io.stdout.write(`Usage: iot-ingest dlq <list|replay> [options]\n\n  list     print dead-lettered records as JSON lines (payload decoded when it is text)\n  replay   publish each record's original payload again to its topic (QoS 1), delete it once acknowledged\n\n${commandSettingsHelp(SETTINGS)}\n`);
-    return parsed.help ? 0 : 2;
-  }
-  if (action !== 'list' && action !== 'replay') throw new CliError('CONFIG_INVALID', `unknown action "${action}": use list or replay`);
-  const { conn, options } = parsed;
-  const clients = createDynamoClients({ endpoint: conn.endpoint, region: conn.region }, io.env);
-  try {
-    const records: DeadLetterRecord[] = [];
-    let start: Record<string, unknown> | undefined;
-    do {
-      const page = await clients.doc.send(new ScanCommand({ TableName: conn.dlqTableName, ExclusiveStartKey: start }));
-      for (const item of (page.Items ?? []) as DeadLetterRecord[]) {
-        if (options.reason && item.reason !== options.reason) continue;
-        if (options.device && item.deviceId !== options.device) continue;
-        records.push(item);
-      }
-      start = page.LastEvaluatedKey;
-    } while (start && records.length < options.limit);
-    records.sort((a, b) => a.id.localeCompare(b.id));
-    const chosen = records.slice(0, options.limit);
-    if (action === 'list') {
-      for (const r of chosen) {
-        const payload = Buffer.from(r.base64OriginalPayload, 'base64');
-        const text = payload.length <= 4096 && !payload.includes(0) ? payload.toString('utf8') : undefined;
-        io.stdout.write(`${JSON.stringify({ ...r, payloadText: text })}\n`);
-      }
-      return 0;
-    }
-    const client = await connectAsync(options.url, { clientId: `iot-ingest-dlq-replay-${process.pid}`, clean: true, reconnectPeriod: 0 });
-    let replayed = 0;
-    try {
-      for (const r of chosen) {
-        await client.publishAsync(r.topic, Buffer.from(r.base64OriginalPayload, 'base64'), { qos: 1 });
-        await clients.doc.send(new DeleteCommand({ TableName: conn.dlqTableName, Key: { id: r.id } }));
-        replayed++;
-      }
-    } finally {
-      await client.endAsync();
-      io.stdout.write(`replayed ${replayed} of ${chosen.length} record(s) into ${options.url}\n`);
-    }
-    return replayed === chosen.length ? 0 : 1;
-  } finally {
-    clients.destroy();
-  }
+const shape = serveConfigSchema.shape;
+const schema = z.object({
+  reason: z.enum(DEAD_LETTER_REASONS).optional(),
+  device: z.string().min(1).optional(),
+  since: timeSetting.optional(),
+  limit: int(z.number().min(1)).default(1000),
+  dryRun: bool.default(false),
+  yes: bool.default(false),
+  maxPayloadBytes: shape.maxPayloadBytes,
+  maxReadingsPerMessage: shape.maxReadingsPerMessage,
+  maxAttributesPerReading: shape.maxAttributesPerReading,
+  maxDepth: shape.maxDepth,
+  maxFutureSkewMs: shape.maxFutureSkewMs,
+  maxItemBytes: shape.maxItemBytes,
+  retentionDays: shape.retentionDays,
+  ...connectionShape,
+});
+
+function outcomeLine(o: ReplayOutcome): string {
+  if (o.outcome === 'stored') return `stored    ${o.id}  ${o.deviceId}  ${o.readings} reading(s)`;
+  if (o.outcome === 'rejected') return `rejected  ${o.id}  ${o.deviceId}  ${o.reason}: ${o.message}`;
+  return `failed    ${o.id}  ${o.deviceId}  ${o.message}`;
 }
+
+export const dlqCommand = defineCommand({
+  name: 'dlq',
+  usage: ['<list|replay|purge> [options]'],
+  description: 'Dead-lettered messages: invalid payloads and readings DynamoDB refused, each with its reason.',
+  actions: [
+    ['list', 'print matching records as JSON lines (payloadText: the payload when it is short text)'],
+    ['replay', 'decode each matching record again with the limits below and store its readings; prints one line per '
+      + 'record: stored (record deleted), rejected (still invalid: the record stays with the new reason) or failed '
+      + '(store error: the record stays); then a summary. Exit 1 when any record was not stored'],
+    ['purge', 'delete matching records; needs --yes (without it, only counts them)'],
+  ],
+  settings: SETTINGS,
+  groups: { 'Limits used by replay (as for serve)': LIMIT_KEYS, ...CONNECTION_GROUP },
+  json: true,
+  schema,
+  notes: CONNECTION_NOTE,
+  examples: [
+    'iot-ingest dlq list --reason too_many_attributes --since 2026-01-01T00:00:00Z',
+    'iot-ingest dlq replay --max-attributes 200 --dry-run     # what a raised limit would store',
+    'iot-ingest dlq purge --device sensor-7 --yes',
+  ],
+  async run({ config, args, json, io }) {
+    const conn = connectionOf(config);
+    const filter = { reason: config.reason, device: config.device, sinceMs: config.since };
+    const clients = createDynamoClients({ endpoint: conn.endpoint, region: conn.region }, io.env);
+    try {
+      const records = await withHints(tableHints(conn, 'dlq'), () => scanRecords(clients.doc, conn.dlqTableName, filter, config.limit));
+      if (args[0] === 'list') {
+        for (const r of records) io.stdout.write(`${JSON.stringify({ ...r, payloadText: payloadText(r) })}\n`);
+        return EXIT.OK;
+      }
+      if (args[0] === 'purge') {
+        if (!config.yes) throw usageError([`--yes: needed to delete ${records.length} matching record(s) from ${conn.dlqTableName}`]);
+        await withHints(tableHints(conn, 'dlq'), async () => {
+          for (const r of records) await deleteRecord(clients.doc, conn.dlqTableName, r.id);
+        });
+        io.stdout.write(json ? `${JSON.stringify({ purged: records.length })}\n` : `purged ${records.length} record(s) from ${conn.dlqTableName}\n`);
+        return EXIT.OK;
+      }
+      const counts = { stored: 0, rejected: 0, failed: 0 };
+      const options = { doc: clients.doc, tableName: conn.tableName, dlqTableName: conn.dlqTableName, limits: config, retentionDays: config.retentionDays, dryRun: config.dryRun };
+      for (const r of records) {
+        const outcome = await withHints(tableHints(conn, 'telemetry'), () => replayRecord(r, options));
+        counts[outcome.outcome]++;
+        io.stdout.write(json ? `${JSON.stringify(outcome)}\n` : `${outcomeLine(outcome)}\n`);
+      }
+      const summary = { ...counts, dryRun: config.dryRun };
+      io.stdout.write(json ? `${JSON.stringify({ summary })}\n`
+        : `${config.dryRun ? 'dry run: would store' : 'replayed: stored'} ${counts.stored}, rejected again ${counts.rejected}, failed ${counts.failed} (of ${records.length})\n`);
+      return counts.stored === records.length || config.dryRun ? EXIT.OK : EXIT.FAILURE;
+    } finally {
+      clients.destroy();
+    }
+  },
+});

@@ -1,54 +1,90 @@
-// `iot-ingest query <deviceId>`: a device's readings in a time range, as JSON lines.
-import { CliError } from '../errors.ts';
+// `iot-ingest query <deviceId>`: a device's readings in a time range, a page at a time (--limit,
+// the `next` cursor on stderr, --cursor) or all of them (--all), as JSON lines, JSON, CSV or a table.
 import { z } from 'zod';
-import { createDynamoClients } from '../storage/client.ts';
-import { parseTime, queryReadings } from '../storage/readings-query.ts';
 import type { SettingSpec } from '../config/schema.ts';
-import { commandSettingsHelp, parseCommand } from './connection.ts';
 import { bool, int } from '../config/schema.ts';
+import { usageError } from '../config/load.ts';
+import { parseTelemetryTopic, telemetryTopic } from '../broker/topic.ts';
+import { createDynamoClients } from '../storage/client.ts';
+import { queryReadings } from '../storage/readings-query.ts';
+import { defineCommand } from './command.ts';
+import { CONNECTION_GROUP, CONNECTION_NOTE, CONNECTION_SETTINGS, connectionOf, connectionShape, tableHints } from './connection.ts';
+import { EXIT } from './exit-codes.ts';
+import { withHints } from './explain.ts';
+import { OUTPUT_FORMATS, rowWriter } from './output.ts';
+import { timeSetting } from './time.ts';
 
 const SETTINGS: SettingSpec[] = [
-  { key: 'from', flag: 'from', env: 'QUERY_FROM', kind: 'string', help: 'Start, epoch ms or ISO-8601 (default: 24 h ago).' },
-  { key: 'to', flag: 'to', env: 'QUERY_TO', kind: 'string', help: 'End, epoch ms or ISO-8601 (default: now + 1 h).' },
-  { key: 'limit', flag: 'limit', env: 'QUERY_LIMIT', kind: 'string', help: 'Most readings to print (default 100).' },
+  { key: 'from', flag: 'from', env: 'QUERY_FROM', kind: 'string', value: 'TIME', help: 'Start: epoch milliseconds or ISO-8601 (default: 24 h ago).' },
+  { key: 'to', flag: 'to', env: 'QUERY_TO', kind: 'string', value: 'TIME', help: 'End: epoch milliseconds or ISO-8601 (default: now + 1 h).' },
+  { key: 'limit', flag: 'limit', env: 'QUERY_LIMIT', kind: 'string', value: 'N', help: 'Most readings to print; when more exist, the cursor of the rest goes to stderr.' },
+  { key: 'all', flag: 'all', env: 'QUERY_ALL', kind: 'boolean', help: 'Follow every page: print all readings in the range (--limit ignored).' },
+  { key: 'cursor', flag: 'cursor', env: 'QUERY_CURSOR', kind: 'string', value: 'NEXT', help: 'Continue after a previous page (the "next" it printed on stderr).' },
   { key: 'desc', flag: 'desc', env: 'QUERY_DESC', kind: 'boolean', help: 'Newest first.' },
+  { key: 'format', flag: 'format', env: 'QUERY_FORMAT', kind: 'string', value: 'FORMAT', help: 'jsonl (one reading per line), json (one array), csv or table.' },
+  ...CONNECTION_SETTINGS,
 ];
 
-export async function runQuery(argv: string[], io: { stdout: NodeJS.WritableStream; env: NodeJS.ProcessEnv }): Promise<number> {
-  const time = z.string().refine((v) => parseTime(v) !== undefined, 'epoch milliseconds or ISO-8601').transform((v) => parseTime(v) as number);
-  const parsed = parseCommand(argv, io.env, SETTINGS, {
-    from: time.optional(),
-    to: time.optional(),
+const PAGE_SIZE = 1000;
+
+export const queryCommand = defineCommand({
+  name: 'query',
+  usage: ['<deviceId> [options]'],
+  description: 'Prints a device\'s readings, oldest first. A page holds --limit readings; when more are stored\n'
+    + 'the cursor of the rest is printed on stderr as `next: <cursor>` (pass it to --cursor), or use --all.\n'
+    + 'A device with no readings in the range prints nothing on stdout, says so on stderr and exits 0.',
+  positionals: [['deviceId', 'the device: 1-128 characters of A-Z a-z 0-9 _ . : -']],
+  settings: SETTINGS,
+  groups: CONNECTION_GROUP,
+  json: true,
+  schema: z.object({
+    from: timeSetting.optional(),
+    to: timeSetting.optional(),
     limit: int(z.number().min(1).max(1_000_000)).default(100),
+    all: bool.default(false),
+    cursor: z.string().regex(/^\d{1,16}$/, 'must be the "next" value a previous query printed').optional(),
     desc: bool.default(false),
-  });
-  if (parsed.help) {
-    io.stdout.write(`Usage: iot-ingest query <deviceId> [options]\n\nPrints the device's readings as JSON lines.\n\n${commandSettingsHelp(SETTINGS)}\n`);
-    return 0;
-  }
-  const deviceId = parsed.positionals[0];
-  if (!deviceId) throw new CliError('CONFIG_INVALID', 'missing <deviceId> (see --help)');
-  const { conn, options } = parsed;
-  const now = Date.now();
-  const clients = createDynamoClients({ endpoint: conn.endpoint, region: conn.region }, io.env);
-  try {
-    let cursor: string | undefined;
-    let left = options.limit;
-    do {
-      const page = await queryReadings(clients.doc, conn.tableName, {
-        deviceId,
-        fromMs: options.from ?? now - 86_400_000,
-        toMs: options.to ?? now + 3_600_000,
-        limit: Math.min(left, 1000),
-        newestFirst: options.desc,
-        cursor,
+    format: z.enum(OUTPUT_FORMATS).default('jsonl'),
+    ...connectionShape,
+  }),
+  notes: CONNECTION_NOTE,
+  examples: [
+    'iot-ingest query sensor-1 --from 2026-01-01T00:00:00Z --all --format csv > sensor-1.csv',
+    'iot-ingest query sensor-1 --limit 10 --desc            # the ten newest',
+    'iot-ingest query sensor-1 --limit 100 --cursor 1732480000123   # the page after a previous one',
+  ],
+  async run({ config, args, json, io }) {
+    const deviceId = args[0] as string;
+    if (parseTelemetryTopic(telemetryTopic(deviceId)) !== deviceId) {
+      throw usageError([`<deviceId> "${deviceId}": must be 1-128 characters of A-Z a-z 0-9 _ . : -`]);
+    }
+    const conn = connectionOf(config);
+    const now = Date.now();
+    const fromMs = config.from ?? now - 86_400_000;
+    const toMs = config.to ?? now + 3_600_000;
+    const out = rowWriter(io.stdout, json ? 'jsonl' : config.format);
+    const clients = createDynamoClients({ endpoint: conn.endpoint, region: conn.region }, io.env);
+    let printed = 0;
+    let cursor = config.cursor;
+    try {
+      await withHints(tableHints(conn, 'telemetry'), async () => {
+        do {
+          const want = config.all ? PAGE_SIZE : Math.min(config.limit - printed, PAGE_SIZE);
+          const page = await queryReadings(clients.doc, conn.tableName, { deviceId, fromMs, toMs, limit: want, newestFirst: config.desc, cursor });
+          for (const item of page.items) out.write(item);
+          printed += page.items.length;
+          cursor = page.next;
+        } while (cursor !== undefined && (config.all || printed < config.limit));
       });
-      for (const item of page.items) io.stdout.write(`${JSON.stringify(item)}\n`);
-      left -= page.items.length;
-      cursor = page.next;
-    } while (cursor !== undefined && left > 0);
-  } finally {
-    clients.destroy();
-  }
-  return 0;
-}
+    } finally {
+      clients.destroy();
+    }
+    out.end();
+    if (printed === 0 && config.cursor === undefined) {
+      io.stderr.write(`iot-ingest query: no readings for device "${deviceId}" in ${new Date(fromMs).toISOString()} .. ${new Date(toMs).toISOString()} (check the id, --from/--to, --table)\n`);
+    } else if (cursor !== undefined) {
+      io.stderr.write(`next: ${cursor} (more readings: add --cursor ${cursor}, or --all)\n`);
+    }
+    return EXIT.OK;
+  },
+});

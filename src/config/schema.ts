@@ -28,6 +28,10 @@ export interface SettingSpec {
   readonly kind: 'string' | 'boolean';
   readonly help: string;
   readonly secret?: boolean;
+  /** Placeholder in --help (default VALUE), e.g. N, URL, MS. */
+  readonly value?: string;
+  /** A string setting that may be given several times (flag repeated, or comma-separated env). */
+  readonly repeatable?: boolean;
 }
 
 /** Every setting: its config key, CLI flag, env var and help line (schema below gives types/defaults). */
@@ -39,18 +43,22 @@ export const SERVE_SETTINGS: readonly SettingSpec[] = [
   { key: 'dynamodbEndpoint', flag: 'dynamodb-endpoint', env: 'DYNAMODB_ENDPOINT', kind: 'string', help: 'DynamoDB-API endpoint (DynamoDB Local, LocalStack). Unset: embedded server, or AWS with --no-embedded.' },
   { key: 'embedded', flag: 'embedded', env: 'EMBEDDED_DYNAMODB', kind: 'boolean', help: 'Start the embedded DynamoDB-API server (dynalite) when no endpoint is set. --no-embedded uses AWS.' },
   { key: 'embeddedPort', flag: 'embedded-port', env: 'EMBEDDED_DYNAMODB_PORT', kind: 'string', help: 'Port of the embedded DynamoDB-API server (0 = pick).' },
+  { key: 'storeProbeIntervalMs', flag: 'store-probe-interval-ms', env: 'STORE_PROBE_INTERVAL_MS', kind: 'string', help: 'How often the store is probed (DescribeTable, timeout --request-timeout-ms; two failures in a row = unreachable) for /readyz and iot_ingest_store_up.' },
   { key: 'dataDir', flag: 'data-dir', env: 'DATA_DIR', kind: 'string', help: 'Where the embedded server keeps its data.' },
   { key: 'region', flag: 'region', env: 'AWS_REGION', kind: 'string', help: 'AWS region.' },
   { key: 'tableName', flag: 'table', env: 'TABLE_NAME', kind: 'string', help: 'Telemetry table (deviceId HASH, ts RANGE).' },
   { key: 'dlqTableName', flag: 'dlq-table', env: 'DLQ_TABLE_NAME', kind: 'string', help: 'Dead-letter table.' },
   { key: 'commandsTableName', flag: 'commands-table', env: 'COMMANDS_TABLE_NAME', kind: 'string', help: 'Commands table (deviceId HASH, commandId RANGE; TTL on purgeAt).' },
   { key: 'devicesTableName', flag: 'devices-table', env: 'DEVICES_TABLE_NAME', kind: 'string', help: 'Device registry table (deviceId HASH): presence, last reading.' },
+  { key: 'deadLetterMaxInflight', flag: 'dead-letter-max-inflight', env: 'DEAD_LETTER_MAX_INFLIGHT', kind: 'string', help: 'Dead-letter writes in flight at most; when full, QoS 1 invalid messages wait (backpressure), QoS 0 ones are dropped and counted.' },
   { key: 'createTable', flag: 'create-table', env: 'CREATE_TABLE', kind: 'boolean', help: 'Create the tables at start-up when missing (--no-create-table to only check).' },
   { key: 'retentionDays', flag: 'retention-days', env: 'RETENTION_DAYS', kind: 'string', help: 'Keep readings this many days (writes expiresAt, enables TTL). Unset: keep forever.' },
   { key: 'ackMode', flag: 'ack-mode', env: 'ACK_MODE', kind: 'string', help: 'durable: PUBACK after the reading is stored; received: PUBACK on receipt.' },
   { key: 'batchSize', flag: 'batch-size', env: 'BATCH_SIZE', kind: 'string', help: 'Readings per BatchWriteItem (1-25).' },
   { key: 'lingerMs', flag: 'linger-ms', env: 'LINGER_MS', kind: 'string', help: 'Longest a reading waits for its batch to fill.' },
-  { key: 'writeConcurrency', flag: 'write-concurrency', env: 'WRITE_CONCURRENCY', kind: 'string', help: 'BatchWriteItem requests in flight at most.' },
+  { key: 'adaptiveFlush', flag: 'adaptive-flush', env: 'ADAPTIVE_FLUSH', kind: 'boolean', help: 'Send a partial batch at once when no write is in flight (low latency when idle; batches fill under load). --no-adaptive-flush: always linger.' },
+  { key: 'writeConcurrency', flag: 'write-concurrency', env: 'WRITE_CONCURRENCY', kind: 'string', help: 'BatchWriteItem requests in flight at most (the adaptive limit\'s ceiling).' },
+  { key: 'writeConcurrencyMin', flag: 'write-concurrency-min', env: 'WRITE_CONCURRENCY_MIN', kind: 'string', help: 'Floor of the adaptive write concurrency (halved on throttling, never below this; capped at --write-concurrency).' },
   { key: 'maxQueuedReadings', flag: 'max-queued-readings', env: 'MAX_QUEUED_READINGS', kind: 'string', help: 'Queue bound in readings; beyond it devices are held (backpressure).' },
   { key: 'maxQueuedBytes', flag: 'max-queued-bytes', env: 'MAX_QUEUED_BYTES', kind: 'string', help: 'Queue bound in bytes; beyond it devices are held (backpressure).' },
   { key: 'maxHoldMs', flag: 'max-hold-ms', env: 'MAX_HOLD_MS', kind: 'string', help: 'Longest a message waits for queue space before its connection is closed unacknowledged.' },
@@ -84,18 +92,22 @@ export const serveConfigSchema = z
     dynamodbEndpoint: z.url({ protocol: /^https?$/ }).optional(),
     embedded: bool.default(true),
     embeddedPort: port.default(4567),
+    storeProbeIntervalMs: int(z.number().min(100).max(60_000)).default(2_000),
     dataDir: z.string().min(1).default('./data'),
     region: z.string().min(1).default('us-east-1'),
     tableName: z.string().regex(/^[A-Za-z0-9_.-]{3,255}$/, 'must be 3-255 chars of [A-Za-z0-9_.-]').default('telemetry'),
     dlqTableName: z.string().regex(/^[A-Za-z0-9_.-]{3,255}$/, 'must be 3-255 chars of [A-Za-z0-9_.-]').default('telemetry_dlq'),
     commandsTableName: z.string().regex(/^[A-Za-z0-9_.-]{3,255}$/, 'must be 3-255 chars of [A-Za-z0-9_.-]').default('commands'),
     devicesTableName: z.string().regex(/^[A-Za-z0-9_.-]{3,255}$/, 'must be 3-255 chars of [A-Za-z0-9_.-]').default('devices'),
+    deadLetterMaxInflight: int(z.number().positive().max(1024)).default(32),
     createTable: bool.default(true),
     retentionDays: int(z.number().positive().max(36500)).optional(),
     ackMode: z.enum(ACK_MODES).default('durable'),
     batchSize: int(z.number().positive().max(25, 'must be <= 25 (DynamoDB BatchWriteItem limit)')).default(25),
     lingerMs: int(z.number().min(0).max(10_000)).default(20),
+    adaptiveFlush: bool.default(true),
     writeConcurrency: int(z.number().positive().max(256)).default(16),
+    writeConcurrencyMin: int(z.number().positive().max(256)).default(2),
     maxQueuedReadings: positiveInt.default(20_000),
     maxQueuedBytes: positiveInt.default(64 * 1024 * 1024),
     maxHoldMs: positiveInt.default(30_000),

@@ -9,8 +9,8 @@ import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
-import { parseTelemetryTopic, telemetryTopic } from '../broker/topic.ts';
-import { parseTime, queryReadings } from '../storage/readings-query.ts';
+import { queryReadings } from '../storage/readings-query.ts';
+import { parseReadingsParams } from './readings-params.ts';
 import { HttpError, sendJson } from './route.ts';
 import type { Route } from './route.ts';
 
@@ -19,6 +19,8 @@ export interface HttpOptions {
   readonly port: number;
   readonly registry: Registry;
   readonly isReady: () => boolean;
+  /** What /readyz reports beside its status (the store's state, the embedded store's pid). */
+  readonly readinessDetail?: () => Record<string, unknown>;
   readonly doc: DynamoDBDocumentClient;
   readonly tableName: string;
   readonly log: Logger;
@@ -33,7 +35,6 @@ export interface RunningHttp {
 }
 
 const READINGS_PATH = /^\/devices\/([^/]+)\/readings$/;
-const MAX_LIMIT = 1000;
 
 export async function startHttp(options: HttpOptions): Promise<RunningHttp> {
   const server: Server = createServer((req, res) => {
@@ -67,7 +68,7 @@ async function handle(o: HttpOptions, req: IncomingMessage, res: ServerResponse)
   if (url.pathname === '/healthz') return send(res, 200, { status: 'ok' });
   if (url.pathname === '/readyz') {
     const ready = o.isReady();
-    return send(res, ready ? 200 : 503, { status: ready ? 'ready' : 'not ready' });
+    return send(res, ready ? 200 : 503, { status: ready ? 'ready' : 'not ready', ...o.readinessDetail?.() });
   }
   for (const route of o.routes ?? []) {
     const m = route.path.exec(url.pathname);
@@ -95,7 +96,7 @@ async function handle(o: HttpOptions, req: IncomingMessage, res: ServerResponse)
     return;
   }
   const match = READINGS_PATH.exec(url.pathname);
-  if (match) return readings(o, decodeURIComponent(match[1] as string), url.searchParams, res);
+  if (match) return readings(o, match[1] as string, url.searchParams, res);
   return send(res, 404, { error: 'NOT_FOUND', paths: ['/metrics', '/healthz', '/readyz', '/devices/{deviceId}/readings', '/devices', '/devices/{deviceId}', '/devices/{deviceId}/commands', '/devices/{deviceId}/stream', '/stream', '/dead-letters', '/'] });
 }
 
@@ -113,23 +114,13 @@ function unauthorized(res: ServerResponse): void {
   res.end(text);
 }
 
-async function readings(o: HttpOptions, deviceId: string, params: URLSearchParams, res: ServerResponse): Promise<void> {
-  const problems: string[] = [];
-  if (parseTelemetryTopic(telemetryTopic(deviceId)) !== deviceId) problems.push('deviceId: 1-128 chars of [A-Za-z0-9_.:-]');
-  const now = Date.now();
-  const from = params.has('from') ? parseTime(params.get('from') as string) : now - 86_400_000;
-  const to = params.has('to') ? parseTime(params.get('to') as string) : now + 86_400_000;
-  if (from === undefined) problems.push('from: epoch milliseconds or ISO-8601');
-  if (to === undefined) problems.push('to: epoch milliseconds or ISO-8601');
-  const limit = params.has('limit') ? Number(params.get('limit')) : 100;
-  if (!Number.isInteger(limit) || limit < 1 || limit > MAX_LIMIT) problems.push(`limit: integer 1-${MAX_LIMIT}`);
-  const order = params.get('order') ?? 'asc';
-  if (order !== 'asc' && order !== 'desc') problems.push('order: asc or desc');
-  const cursor = params.get('cursor') ?? undefined;
-  if (cursor !== undefined && !/^\d{1,16}$/.test(cursor)) problems.push('cursor: the "next" value of a previous page');
-  if (problems.length > 0 || from === undefined || to === undefined) return send(res, 400, { error: 'BAD_REQUEST', problems });
-  const page = await queryReadings(o.doc, o.tableName, { deviceId, fromMs: from, toMs: to, limit, newestFirst: order === 'desc', cursor });
-  send(res, 200, { deviceId, from, to, count: page.items.length, items: page.items, ...(page.next ? { next: page.next } : {}) });
+async function readings(o: HttpOptions, encodedDeviceId: string, query: URLSearchParams, res: ServerResponse): Promise<void> {
+  // A client's mistake: a 400 naming each bad parameter, nothing logged.
+  const parsed = parseReadingsParams(encodedDeviceId, query, Date.now());
+  if (!parsed.ok) return send(res, 400, { error: 'BAD_REQUEST', parameters: parsed.parameters, problems: parsed.problems });
+  const { deviceId, fromMs, toMs, limit, newestFirst, cursor } = parsed.params;
+  const page = await queryReadings(o.doc, o.tableName, { deviceId, fromMs, toMs, limit, newestFirst, cursor: cursor === undefined ? undefined : String(cursor) });
+  send(res, 200, { deviceId, from: fromMs, to: toMs, count: page.items.length, items: page.items, ...(page.next ? { next: page.next } : {}) });
 }
 
 function send(res: ServerResponse, status: number, body: unknown): void {

@@ -1,113 +1,165 @@
-// The dead-letter store: invalid payloads and readings DynamoDB refuses, each with its reason and
-// the original payload in base64, shaped after the AWS IoT rule error-action envelope. Writes are
-// retried a few times; a record that still cannot be written is logged whole (payload included) so
-// nothing disappears without a trace. Storms are summarised in the log, not logged one by one.
-import { randomBytes } from 'node:crypto';
-import { setTimeout as sleep } from 'node:timers/promises';
+// The dead-letter writer: invalid payloads and readings DynamoDB refuses go to the dead-letter table
+// (record shape in dead-letter-record.ts). Three promises hold here:
+// - bounded: at most `maxInflight` writes at once. When every slot is taken, a QoS 1 record waits
+//   for one (its PUBACK waits: backpressure, like the reading queue); a QoS 0 record is dropped and
+//   counted (iot_ingest_dead_letter_dropped_total{reason="overloaded"}).
+// - retried: throttling, 5xx and network errors are retried by the one retry helper (src/retry.ts)
+//   with the same backoff and budget as readings (full jitter, `retryBudgetMs`).
+// - honest: iot_ingest_dead_lettered_total counts only records DynamoDB accepted. A record that
+//   still cannot be written is counted under iot_ingest_dead_letter_write_failures_total and logged
+//   as one line without its payload (size and SHA-256 identify it). No log line carries a payload.
+// Storms are summarised in the log every 10 s, not logged one by one.
 import { PutCommand } from '@aws-sdk/lib-dynamodb';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { Logger } from 'pino';
 import type { Metrics } from '../metrics/registry.ts';
-import { classifyError } from '../storage/errors.ts';
-import { computeBackoffMs } from './backoff.ts';
-import type { DeadLetterReason } from './reading.ts';
+import { retry } from '../retry.ts';
+import type { BackoffPolicy } from '../retry.ts';
+import { StoreError, toStoreError } from '../storage/errors.ts';
+import { createDeadLetterMetrics } from './dead-letter-metrics.ts';
+import type { DeadLetterMetrics } from './dead-letter-metrics.ts';
+import { toRecord } from './dead-letter-record.ts';
+import type { AnyDeadLetterRecord, DeadLetterInput } from './dead-letter-record.ts';
 
-export interface DeadLetterRecord {
-  readonly id: string;
-  readonly deviceId: string;
-  readonly topic: string;
-  readonly clientId: string | null;
-  readonly reason: DeadLetterReason;
-  readonly errorMessage: string;
-  readonly base64OriginalPayload: string;
-  /** Epoch ms at which the broker received the message. */
-  readonly receivedAt: number;
-  readonly qos: number;
-  readonly expiresAt?: number;
+export type { AnyDeadLetterRecord, DeadLetterInput, DeadLetterPreviewRecord, DeadLetterRecord } from './dead-letter-record.ts';
+
+export interface DeadLetterOptions {
+  readonly tableName: string;
+  readonly retentionDays: number | undefined;
+  /** Dead-letter writes in flight at most (deadLetterMaxInflight). */
+  readonly maxInflight: number;
+  /** How long one record's write is retried before it counts as failed (writeTimeoutMs). */
+  readonly retryBudgetMs: number;
+  readonly backoff?: BackoffPolicy;
 }
 
-export interface DeadLetterInput {
-  readonly deviceId: string;
-  readonly topic: string;
-  readonly clientId: string | null;
-  readonly reason: DeadLetterReason;
-  readonly errorMessage: string;
-  readonly payload: Uint8Array;
-  readonly receivedAt: number;
-  readonly qos: number;
+/** What the publish hook waits for: a write slot (`admitted`), then the final outcome (`settled`). */
+export interface DeadLetterTicket {
+  /** Resolves once the record holds a write slot, or was dropped (QoS 0 only). */
+  readonly admitted: Promise<void>;
+  /** Resolves once the record is written, dropped, or given up on. Never rejects. */
+  readonly settled: Promise<void>;
 }
 
-const ATTEMPTS = 4;
 const SUMMARY_INTERVAL_MS = 10_000;
+const MAX_LOGGED_ERROR_CHARS = 300;
+const DONE: Promise<void> = Promise.resolve();
 
 export class DeadLetterWriter {
   private readonly pending = new Set<Promise<void>>();
-  private readonly counts = new Map<string, number>();
+  private readonly waiting: (() => void)[] = [];
+  private inflight = 0;
+  private readonly written = new Map<string, number>();
+  private dropped = 0;
+  private failed = 0;
   private readonly summaryTimer: NodeJS.Timeout;
+  private readonly own: DeadLetterMetrics;
 
   constructor(
     private readonly doc: DynamoDBDocumentClient,
-    private readonly tableName: string,
-    private readonly retentionDays: number | undefined,
+    private readonly options: DeadLetterOptions,
     private readonly metrics: Metrics,
     private readonly log: Logger,
   ) {
+    this.own = createDeadLetterMetrics(metrics.registry, () => ({ inflight: this.inflight, waiting: this.waiting.length, capacity: options.maxInflight }));
     this.summaryTimer = setInterval(() => this.summarise(), SUMMARY_INTERVAL_MS).unref();
   }
 
-  /** Writes one record; never rejects (failures are counted and logged). */
-  write(input: DeadLetterInput): Promise<void> {
-    const record = toRecord(input, this.retentionDays);
-    this.metrics.deadLetteredTotal.inc({ reason: input.reason });
-    this.counts.set(input.reason, (this.counts.get(input.reason) ?? 0) + 1);
-    const p = this.put(record).finally(() => this.pending.delete(p));
-    this.pending.add(p);
-    return p;
+  /** Hands one record over. Never throws; the ticket's promises never reject. */
+  write(input: DeadLetterInput): DeadLetterTicket {
+    if (this.inflight < this.options.maxInflight) {
+      this.inflight++;
+      return { admitted: DONE, settled: this.track(this.run(input)) };
+    }
+    if (input.qos === 0) {
+      this.own.droppedTotal.inc({ reason: 'overloaded' });
+      this.dropped++;
+      return { admitted: DONE, settled: DONE };
+    }
+    // The slot is handed over by the write that frees it (inflight stays the same).
+    const admitted = new Promise<void>((resolve) => this.waiting.push(resolve));
+    return { admitted, settled: this.track(admitted.then(() => this.run(input))) };
   }
 
-  /** Waits for the writes in progress (shutdown). */
+  /** Waits for the writes in progress and waiting (shutdown). */
   async flush(): Promise<void> {
     while (this.pending.size > 0) await Promise.all([...this.pending]);
     clearInterval(this.summaryTimer);
     this.summarise();
   }
 
-  private async put(record: DeadLetterRecord): Promise<void> {
-    for (let attempt = 0; ; attempt++) {
-      try {
-        await this.doc.send(new PutCommand({ TableName: this.tableName, Item: { ...record } }));
-        return;
-      } catch (err) {
-        if (!classifyError(err).retriable || attempt + 1 >= ATTEMPTS) {
-          this.metrics.deadLetterWriteFailuresTotal.inc();
-          this.log.error({ err, record }, 'dead-letter record could not be written; it is logged here instead');
-          return;
-        }
-        await sleep(computeBackoffMs(attempt, { baseMs: 50, capMs: 1000 }));
-      }
+  private track(p: Promise<void>): Promise<void> {
+    const tracked = p.finally(() => this.pending.delete(tracked));
+    this.pending.add(tracked);
+    return tracked;
+  }
+
+  /** Writes one record while holding a slot, then passes the slot on. */
+  private async run(input: DeadLetterInput): Promise<void> {
+    try {
+      const record = toRecord(input, this.options.retentionDays);
+      if (record.payloadTruncated) this.own.truncatedTotal.inc();
+      await this.put(record);
+    } catch (err) {
+      this.giveUp(undefined, input.reason, err, 1);
+    } finally {
+      const next = this.waiting.shift();
+      if (next) next();
+      else this.inflight--;
     }
   }
 
-  private summarise(): void {
-    if (this.counts.size === 0) return;
-    const byReason = Object.fromEntries(this.counts);
-    const total = [...this.counts.values()].reduce((a, b) => a + b, 0);
-    this.counts.clear();
-    this.log.warn({ byReason, total }, `dead-lettered ${total} message(s) in the last ${SUMMARY_INTERVAL_MS / 1000} s`);
+  private async put(record: AnyDeadLetterRecord): Promise<void> {
+    let attempts = 0;
+    try {
+      await retry(
+        async () => {
+          attempts++;
+          try {
+            await this.doc.send(new PutCommand({ TableName: this.options.tableName, Item: { ...record } }));
+          } catch (err) {
+            throw toStoreError(err);
+          }
+        },
+        { budgetMs: this.options.retryBudgetMs, ...(this.options.backoff ? { backoff: this.options.backoff } : {}) },
+      );
+    } catch (err) {
+      return this.giveUp(record, record.reason, err, attempts);
+    }
+    this.metrics.deadLetteredTotal.inc({ reason: record.reason });
+    this.written.set(record.reason, (this.written.get(record.reason) ?? 0) + 1);
   }
-}
 
-export function toRecord(input: DeadLetterInput, retentionDays: number | undefined): DeadLetterRecord {
-  return {
-    id: `${input.receivedAt.toString().padStart(13, '0')}-${randomBytes(6).toString('hex')}`,
-    deviceId: input.deviceId,
-    topic: input.topic,
-    clientId: input.clientId,
-    reason: input.reason,
-    errorMessage: input.errorMessage,
-    base64OriginalPayload: Buffer.from(input.payload).toString('base64'),
-    receivedAt: input.receivedAt,
-    qos: input.qos,
-    ...(retentionDays === undefined ? {} : { expiresAt: Math.floor(input.receivedAt / 1000) + retentionDays * 86_400 }),
-  };
+  /** One log line, never the payload: what the record was, how big, its hash, and why it failed. */
+  private giveUp(record: AnyDeadLetterRecord | undefined, reason: string, err: unknown, attempts: number): void {
+    this.metrics.deadLetterWriteFailuresTotal.inc();
+    this.failed++;
+    // The store's own error (RETRY_EXHAUSTED wraps the last one as its cause).
+    const last = err instanceof StoreError ? err : (err as { cause?: unknown } | undefined)?.cause;
+    const e = (last instanceof StoreError ? { name: last.label, message: last.message } : (err ?? {})) as { name?: unknown; message?: unknown };
+    this.log.error(
+      {
+        id: record?.id,
+        deviceId: record?.deviceId,
+        reason,
+        payloadSizeBytes: record?.payloadSizeBytes,
+        payloadSha256: record?.payloadSha256,
+        attempts,
+        errorName: typeof e.name === 'string' ? e.name : 'Error',
+        errorMessage: String(e.message ?? err).slice(0, MAX_LOGGED_ERROR_CHARS),
+      },
+      'dead-letter record could not be written; it is lost (counted in iot_ingest_dead_letter_write_failures_total)',
+    );
+  }
+
+  private summarise(): void {
+    const total = [...this.written.values()].reduce((a, b) => a + b, 0);
+    if (total === 0 && this.dropped === 0 && this.failed === 0) return;
+    const byReason = Object.fromEntries(this.written);
+    const { dropped, failed } = this;
+    this.written.clear();
+    this.dropped = 0;
+    this.failed = 0;
+    this.log.warn({ byReason, total, dropped, failed }, `dead-lettered ${total} message(s) in the last ${SUMMARY_INTERVAL_MS / 1000} s (${dropped} QoS 0 dropped: overloaded, ${failed} failed)`);
+  }
 }

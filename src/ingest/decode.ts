@@ -1,5 +1,8 @@
 // Turns one PUBLISH payload into readings, or into the reason it is invalid. Pure and synchronous:
-// the hot path counts the rejection instead of throwing.
+// the hot path counts the rejection instead of throwing. It agrees with the store on every value:
+// numbers must be exact as doubles (exact-numbers.ts) and inside DynamoDB's range; every accepted
+// value is written exactly by src/storage/dynamodb/wire.ts.
+import { firstInexactNumber } from './exact-numbers.ts';
 import type { AttributeValue, InvalidReason, Reading } from './reading.ts';
 
 export interface DecodeLimits {
@@ -48,10 +51,17 @@ export function decodeTelemetry(
     return invalid('payload_too_large', `payload is ${payload.byteLength} bytes, limit ${limits.maxPayloadBytes}`);
   }
   let doc: unknown;
+  let text: string;
   try {
-    doc = JSON.parse(utf8.decode(payload));
+    text = utf8.decode(payload);
+    doc = JSON.parse(text);
   } catch (err) {
     return invalid('malformed_json', `payload is not UTF-8 JSON: ${(err as Error).message}`);
+  }
+  // What decoding accepts, the store writes exactly: a number a double cannot hold is refused here.
+  const inexact = firstInexactNumber(text);
+  if (inexact !== undefined) {
+    return invalid('inexact_number', `number ${inexact.slice(0, 60)} cannot be stored exactly (it would become ${Number(inexact)}); send it as a string, or with at most the precision of a 64-bit float`);
   }
   const entries: unknown[] = Array.isArray(doc) ? doc : [doc];
   if (entries.length === 0) return invalid('invalid_shape', 'empty array: no readings');

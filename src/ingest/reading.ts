@@ -10,6 +10,7 @@ export const INVALID_REASONS = [
   'invalid_attribute_name',
   'reserved_attribute',
   'invalid_value',
+  'inexact_number',
   'too_deep',
   'invalid_ts',
   'future_ts',
@@ -39,4 +40,9 @@ export interface Reading {
   readonly attributes: Readonly<Record<string, AttributeValue>>;
   /** Approximate DynamoDB item size in bytes (used for the queue's byte bound). */
   readonly sizeBytes: number;
+}
+
+/** The identity of a reading: writing the same key again overwrites it. */
+export function readingKey(deviceId: string, ts: number): string {
+  return `${deviceId}\u0000${ts}`;
 }

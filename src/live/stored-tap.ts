@@ -1,18 +1,14 @@
-// The "stored readings" seam: wraps the writer the batcher uses and reports, after each write, the
-// readings that reached the table. Reports leave in the order the batches were handed to the
-// writer (a batch that finishes early waits for the ones before it; its PUBACKs do not), and
-// within a batch in queue order, so each device's readings are reported in the order it sent
-// them. Acks are never delayed: the batcher gets each result as soon as it exists.
+// The "stored readings" seam: a ReadingSink decorator around the real sink that reports, after
+// each write, the readings that reached the store. Reports leave in the order the batches were
+// handed to the sink (a batch that finishes early waits for the ones before it; its PUBACKs do
+// not), and within a batch in queue order, so each device's readings are reported in the order it
+// sent them. Acks are never delayed: the batcher gets each result as soon as it exists.
 import type { Reading } from '../ingest/reading.ts';
-import type { WriteResult } from '../ingest/writer.ts';
-
-export interface ReadingWriter {
-  write(readings: readonly Reading[]): Promise<WriteResult>;
-}
+import type { ReadingSink, WriteResult } from '../ingest/sink.ts';
 
 export type StoredListener = (readings: readonly Reading[]) => void;
 
-export function tapStored(writer: ReadingWriter, onStored: StoredListener): ReadingWriter {
+export function tapStored(sink: ReadingSink, onStored: StoredListener): ReadingSink {
   let nextSeq = 0;
   let nextToReport = 0;
   const done = new Map<number, readonly Reading[]>();
@@ -27,7 +23,7 @@ export function tapStored(writer: ReadingWriter, onStored: StoredListener): Read
       const seq = nextSeq++;
       let result: WriteResult | undefined;
       try {
-        result = await writer.write(readings);
+        result = await sink.write(readings);
         return result;
       } finally {
         let stored: readonly Reading[] = [];
@@ -44,5 +40,7 @@ export function tapStored(writer: ReadingWriter, onStored: StoredListener): Read
         }
       }
     },
+    forceFlush: () => sink.forceFlush(),
+    shutdown: () => sink.shutdown(),
   };
 }

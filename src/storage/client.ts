@@ -23,7 +23,7 @@ export interface DynamoClients {
 }
 
 /** Credentials used against a local endpoint when none are configured: local servers accept any. */
-const LOCAL_CREDENTIALS = { accessKeyId: 'local', secretAccessKey: 'local' } as const;
+export const LOCAL_CREDENTIALS = { accessKeyId: 'local', secretAccessKey: 'local' } as const;
 
 export function createDynamoClients(conn: DynamoConnection, env: NodeJS.ProcessEnv = {}): DynamoClients {
   const maxSockets = conn.maxSockets ?? 64;
@@ -46,7 +46,9 @@ export function createDynamoClients(conn: DynamoConnection, env: NodeJS.ProcessE
   });
   const doc = DynamoDBDocumentClient.from(client, {
     marshallOptions: { removeUndefinedValues: true, convertClassInstanceToMap: false },
-    unmarshallOptions: { wrapNumbers: false },
+    // Every stored number is an exact double (decoding refuses the others), so N strings read back as
+    // plain numbers, 1e16 included (the SDK's default would turn those into BigInt).
+    unmarshallOptions: { wrapNumbers: (text: string) => Number(text) },
   });
   return {
     client,

@@ -1,62 +1,152 @@
 // Starts the embedded DynamoDB-API server (dynalite, pure JS) in its own process, keeping its data
-// under the data directory, and waits until it answers.
+// under the data directory, waits until it answers, and supervises it: when the process dies
+// unexpectedly the death is logged and it is started again, with backoff, on the SAME port and data
+// directory (so the SDK clients of the service reconnect by themselves). `onDown` / `onUp` tell the
+// store's health (readiness) at once, without waiting for its next probe.
 import { spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ListTablesCommand } from '@aws-sdk/client-dynamodb';
 import type { Logger } from 'pino';
 import { IngestError } from '../errors.ts';
+import { retry } from '../retry.ts';
 import { createDynamoClients } from './client.ts';
 
 export interface EmbeddedDynamo {
   readonly endpoint: string;
+  /** Process id of the running server, undefined while it is down. */
+  pid(): number | undefined;
+  /** Times it was restarted after dying. */
+  restarts(): number;
   stop(): Promise<void>;
 }
 
-const CHILD = fileURLToPath(new URL('./embedded-server.cjs', import.meta.url));
+export interface EmbeddedOptions {
+  readonly port: number;
+  readonly dataDir: string;
+  readonly log: Logger;
+  /** Called when the process died unexpectedly. */
+  readonly onDown?: () => void;
+  /** Called when a restarted process answers again. */
+  readonly onRestarted?: () => void;
+}
 
-export async function startEmbeddedDynamo(options: { port: number; dataDir: string; log: Logger }): Promise<EmbeddedDynamo> {
+interface Spawned {
+  readonly child: ChildProcess;
+  readonly port: number;
+  readonly exited: Promise<void>;
+}
+
+const CHILD = fileURLToPath(new URL('./embedded-server.cjs', import.meta.url));
+const RESTART_BACKOFF = { baseMs: 200, capMs: 10_000 } as const;
+
+export async function startEmbeddedDynamo(options: EmbeddedOptions): Promise<EmbeddedDynamo> {
   const path = resolve(options.dataDir, 'dynalite');
   mkdirSync(path, { recursive: true });
-  const child = spawn(process.execPath, [CHILD, '127.0.0.1', String(options.port), path], {
-    stdio: ['pipe', 'pipe', 'inherit'],
+  const log = options.log;
+  let current: Spawned | undefined = await spawnServer(options.port, path);
+  const port = current.port;
+  const endpoint = `http://127.0.0.1:${port}`;
+  let stopping = false;
+  let restarts = 0;
+  await untilAnswering(endpoint, current).catch(async (err: unknown) => {
+    await kill(current);
+    throw err;
   });
+  log.info({ endpoint, dataDir: path, pid: current.child.pid }, 'embedded DynamoDB-API server (dynalite) started');
+
+  const supervise = (s: Spawned): void => {
+    s.child.once('exit', (code, signal) => {
+      if (stopping || current !== s) return;
+      current = undefined;
+      log.error({ pid: s.child.pid, code, signal }, 'embedded DynamoDB-API server died; restarting it on the same port and data directory');
+      options.onDown?.();
+      void restart();
+    });
+  };
+
+  const stopped = new AbortController();
+  const restart = async (): Promise<void> => {
+    let attempts = 0;
+    await retry(
+      async () => {
+        attempts++;
+        const s = await spawnServer(port, path);
+        await untilAnswering(endpoint, s).catch(async (err: unknown) => {
+          await kill(s);
+          throw err;
+        });
+        if (stopping) return void (await kill(s));
+        current = s;
+        supervise(s);
+        restarts++;
+        log.warn({ endpoint, pid: s.child.pid, attempts }, 'embedded DynamoDB-API server restarted');
+        options.onRestarted?.();
+      },
+      {
+        backoff: RESTART_BACKOFF,
+        signal: stopped.signal,
+        isRetriable: () => !stopping,
+        onRetry: (err, attempt, retryInMs) => log.error({ err, attempt: attempt + 1, retryInMs }, 'embedded DynamoDB-API server could not be restarted yet'),
+      },
+    ).catch(() => undefined); // only a stop ends the retries
+  };
+  supervise(current);
+
+  return {
+    endpoint,
+    pid: () => current?.child.pid,
+    restarts: () => restarts,
+    stop: async () => {
+      stopping = true;
+      stopped.abort();
+      await kill(current);
+    },
+  };
+}
+
+/** Spawns the child and waits for its "listening" line (or its failure). */
+async function spawnServer(port: number, path: string): Promise<Spawned> {
+  const child = spawn(process.execPath, [CHILD, '127.0.0.1', String(port), path], { stdio: ['pipe', 'pipe', 'inherit'] });
   const exited = new Promise<void>((done) => child.once('exit', () => done()));
-  const lines = createInterface({ input: child.stdout });
+  const lines = createInterface({ input: child.stdout as NodeJS.ReadableStream });
   const first = await new Promise<{ port?: number; error?: string }>((done) => {
     lines.once('line', (line) => done(JSON.parse(line) as { port?: number; error?: string }));
     child.once('exit', (code) => done({ error: `exited with code ${code}` }));
   });
+  lines.close();
   if (first.port === undefined) {
-    const hint = first.error === 'EADDRINUSE' ? ` (port ${options.port} is taken: another iot-ingest running? set --embedded-port)` : '';
+    const hint = first.error === 'EADDRINUSE' ? ` (port ${port} is taken: another iot-ingest running? set --embedded-port)` : '';
     throw new IngestError('STORE_UNAVAILABLE', `embedded DynamoDB-API server failed to start: ${first.error}${hint}`);
   }
-  const endpoint = `http://127.0.0.1:${first.port}`;
-  const stop = async (): Promise<void> => {
-    if (child.exitCode === null) child.kill('SIGTERM');
-    await exited;
-  };
-  // The data directory's lock may still be held for a moment by a previous instance that is exiting.
-  const { client, destroy } = createDynamoClients({ endpoint, region: 'us-east-1' });
+  return { child, port: first.port, exited };
+}
+
+/** The data directory's lock may still be held for a moment by a previous instance that is exiting. */
+async function untilAnswering(endpoint: string, s: Spawned): Promise<void> {
+  const { client, destroy } = createDynamoClients({ endpoint, region: 'us-east-1', requestTimeoutMs: 2_000 });
   try {
     for (let attempt = 0; ; attempt++) {
+      if (s.child.exitCode !== null || s.child.signalCode !== null) throw new IngestError('STORE_UNAVAILABLE', `embedded DynamoDB-API server at ${endpoint} exited while starting`);
       try {
         await client.send(new ListTablesCommand({ Limit: 1 }));
-        break;
+        return;
       } catch (err) {
-        if (attempt >= 50) {
-          await stop();
-          throw new IngestError('STORE_UNAVAILABLE', `embedded DynamoDB-API server at ${endpoint} does not answer`, { cause: err });
-        }
+        if (attempt >= 50) throw new IngestError('STORE_UNAVAILABLE', `embedded DynamoDB-API server at ${endpoint} does not answer`, { cause: err });
         await sleep(200);
       }
     }
   } finally {
     destroy();
   }
-  options.log.info({ endpoint, dataDir: join(options.dataDir, 'dynalite') }, 'embedded DynamoDB-API server (dynalite) started');
-  return { endpoint, stop };
+}
+
+async function kill(s: Spawned | undefined): Promise<void> {
+  if (!s) return;
+  if (s.child.exitCode === null && s.child.signalCode === null) s.child.kill('SIGTERM');
+  await s.exited;
 }

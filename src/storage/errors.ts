@@ -1,5 +1,9 @@
-// Translates AWS SDK errors into what the writer needs to know, in one place: is it worth
-// retrying, is it throttling, or does DynamoDB reject the request itself (split it).
+// Translates AWS SDK and socket errors into the project's error family, in one place: is it worth
+// retrying, is it throttling, or does DynamoDB reject the request itself (split it). `toStoreError`
+// gives a StoreError (an IngestError with `code` and `retriable`, plus the class and the metric
+// label); the worker thread sends these across as plain fields (`toWire` / `fromWire`).
+import { IngestError } from '../errors.ts';
+import type { ErrorCode } from '../errors.ts';
 
 export const ERROR_CLASSES = ['throttled', 'server_error', 'network', 'validation', 'fatal'] as const;
 export type ErrorClass = (typeof ERROR_CLASSES)[number];
@@ -30,6 +34,7 @@ interface SdkLikeError {
 }
 
 export function classifyError(err: unknown): ClassifiedError {
+  if (err instanceof StoreError) return { kind: err.kind, code: err.label, retriable: err.retriable };
   const e = (err ?? {}) as SdkLikeError;
   const name = typeof e.name === 'string' ? e.name : 'Error';
   if (THROTTLING.has(name)) return { kind: 'throttled', code: name, retriable: true };
@@ -48,4 +53,55 @@ export function classifyError(err: unknown): ClassifiedError {
   }
   // Anything else (a marshalling problem, a programmer error) is not retried: retrying cannot fix it.
   return { kind: 'fatal', code: name, retriable: false };
+}
+
+const CODE_OF: Record<ErrorClass, ErrorCode> = {
+  throttled: 'STORE_THROTTLED',
+  server_error: 'STORE_UNAVAILABLE',
+  network: 'STORE_UNAVAILABLE',
+  validation: 'STORE_REJECTED',
+  fatal: 'STORE_FAILED',
+};
+
+/** An error from the store, classified once. */
+export class StoreError extends IngestError {
+  readonly kind: ErrorClass;
+  /** Stable metric label: the SDK error name, NetworkError or TimeoutError. */
+  readonly label: string;
+
+  constructor(kind: ErrorClass, label: string, message: string, options: { retriable?: boolean; cause?: unknown } = {}) {
+    super(CODE_OF[kind], message, { retriable: options.retriable ?? classRetriable(kind), cause: options.cause });
+    this.name = 'StoreError';
+    this.kind = kind;
+    this.label = label;
+  }
+}
+
+function classRetriable(kind: ErrorClass): boolean {
+  return kind === 'throttled' || kind === 'server_error' || kind === 'network';
+}
+
+/** The one translation of SDK / socket errors into the error family; a StoreError passes through. */
+export function toStoreError(err: unknown): StoreError {
+  if (err instanceof StoreError) return err;
+  const c = classifyError(err);
+  const message = err instanceof Error ? err.message : String(err);
+  return new StoreError(c.kind, c.code, message, { retriable: c.retriable, cause: err });
+}
+
+/** A StoreError as plain fields, to cross a worker-thread boundary. */
+export interface WireError {
+  readonly kind: ErrorClass;
+  readonly label: string;
+  readonly message: string;
+  readonly retriable: boolean;
+}
+
+export function toWire(err: unknown): WireError {
+  const e = toStoreError(err);
+  return { kind: e.kind, label: e.label, message: e.message, retriable: e.retriable };
+}
+
+export function fromWire(w: WireError): StoreError {
+  return new StoreError(w.kind, w.label, w.message, { retriable: w.retriable });
 }

@@ -19,7 +19,4 @@ export function toItem(reading: Reading, retentionDays: number | undefined): Tel
   return item;
 }
 
-/** The identity of a reading: writing the same key again overwrites it. */
-export function readingKey(deviceId: string, ts: number): string {
-  return `${deviceId}\u0000${ts}`;
-}
+export { readingKey } from '../ingest/reading.ts';

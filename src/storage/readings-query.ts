@@ -34,9 +34,16 @@ export async function queryReadings(doc: DynamoDBDocumentClient, table: string, 
   return { items: out.Items ?? [], ...(last === undefined ? {} : { next: String(last) }) };
 }
 
-/** Parses a time given as epoch milliseconds or ISO-8601; undefined when it is neither. */
+/**
+ * Parses a time given as epoch milliseconds (0 to 2^53 - 1, what a DynamoDB number keeps exactly
+ * through the document client) or ISO-8601; undefined when it is neither.
+ */
 export function parseTime(value: string): number | undefined {
-  if (/^\d{1,16}$/.test(value)) return Number(value);
+  if (/^\d+$/.test(value)) {
+    const n = Number(value);
+    return value.length <= 16 && Number.isSafeInteger(n) ? n : undefined;
+  }
+  if (!/^\d{4}-\d{2}-\d{2}/.test(value)) return undefined;
   const t = Date.parse(value);
-  return Number.isNaN(t) ? undefined : t;
+  return Number.isNaN(t) || t < 0 ? undefined : t;
 }

@@ -1,33 +1,24 @@
-// The worker-thread side of the threaded telemetry store: it owns the AWS SDK client and runs each
-// BatchWriteItem it is sent, so request building, marshalling, signing and HTTP stay off the
-// broker's event loop. Replies carry the outcome, or the error's classifying fields.
+// The worker-thread side of the threaded DynamoDB transport: it owns the signer and the keep-alive
+// sockets and posts each BatchWriteItem body it is sent, so signing and HTTP stay off the broker's
+// event loop. Requests arrive as one string (no structured clone of item objects); replies carry
+// the outcome, or the error classified here (toWire).
 import { parentPort, workerData } from 'node:worker_threads';
-import { createDynamoClients } from './client.ts';
 import type { DynamoConnection } from './client.ts';
-import type { TelemetryItem } from './item.ts';
-import { createDynamoTelemetryStore } from './telemetry-store.ts';
+import { toWire } from './errors.ts';
+import { createHttpTransport } from './dynamodb/http-transport.ts';
 import type { StoreReply, StoreRequest } from './worker-store.ts';
 
 const { connection, tableName, env } = workerData as { connection: DynamoConnection; tableName: string; env: NodeJS.ProcessEnv };
-const clients = createDynamoClients(connection, env);
-const store = createDynamoTelemetryStore(clients.doc, tableName);
 const port = parentPort;
 if (!port) throw new Error('store-worker.ts runs only as a worker thread');
+const transport = createHttpTransport(connection, tableName, env);
 
 port.on('message', (request: StoreRequest) => {
-  store.writeBatch(request.items as TelemetryItem[]).then(
-    (outcome) => port.postMessage({ id: request.id, outcome } satisfies StoreReply),
-    (err: unknown) => {
-      const e = err as { name?: string; message?: string; code?: string; $fault?: string; $metadata?: { httpStatusCode?: number } };
-      const error = {
-        name: String(e.name ?? 'Error'),
-        message: String(e.message ?? err),
-        ...(e.code === undefined ? {} : { code: e.code }),
-        ...(e.$fault === undefined ? {} : { $fault: e.$fault }),
-        ...(e.$metadata?.httpStatusCode === undefined ? {} : { $metadata: { httpStatusCode: e.$metadata.httpStatusCode } }),
-      };
-      port.postMessage({ id: request.id, error } satisfies StoreReply);
-    },
-  );
+  transport
+    .then((t) => t.sendBody(request.body))
+    .then(
+      (outcome) => port.postMessage({ id: request.id, outcome } satisfies StoreReply),
+      (err: unknown) => port.postMessage({ id: request.id, error: toWire(err) } satisfies StoreReply),
+    );
 });
-port.on('close', () => clients.destroy());
+port.on('close', () => void transport.then((t) => t.close()));

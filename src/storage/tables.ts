@@ -1,7 +1,6 @@
 // Table bootstrap: the telemetry table (deviceId S HASH, ts N RANGE) and the dead-letter table
 // (id S HASH), both on-demand, created when missing and checked when present. TTL is pointed at
 // `expiresAt` when a retention period is set; local servers without UpdateTimeToLive get a warning.
-import { setTimeout as sleep } from 'node:timers/promises';
 import {
   CreateTableCommand,
   DescribeTableCommand,
@@ -10,6 +9,7 @@ import {
 import type { DynamoDBClient, KeySchemaElement, AttributeDefinition } from '@aws-sdk/client-dynamodb';
 import type { Logger } from 'pino';
 import { IngestError } from '../errors.ts';
+import { retry } from '../retry.ts';
 
 export interface TableSpec {
   readonly name: string;
@@ -71,13 +71,18 @@ export async function ensureTable(client: DynamoDBClient, spec: TableSpec, optio
     }
     description = await describe(client, spec.name);
   }
-  const deadline = Date.now() + (options.activeTimeoutMs ?? 60_000);
-  while (description?.TableStatus !== 'ACTIVE') {
-    if (Date.now() > deadline) {
-      throw new IngestError('STORE_UNAVAILABLE', `table "${spec.name}" is not ACTIVE (status ${description?.TableStatus ?? 'missing'})`);
-    }
-    await sleep(100);
-    description = await describe(client, spec.name);
+  if (description?.TableStatus !== 'ACTIVE') {
+    const timeoutMs = options.activeTimeoutMs ?? 60_000;
+    description = await retry(
+      async () => {
+        const d = await describe(client, spec.name);
+        if (d?.TableStatus !== 'ACTIVE') throw new IngestError('STORE_UNAVAILABLE', `table "${spec.name}" is not ACTIVE (status ${d?.TableStatus ?? 'missing'})`, { retriable: true });
+        return d;
+      },
+      { backoff: { baseMs: 100, capMs: 1_000 }, budgetMs: timeoutMs },
+    ).catch((err: unknown) => {
+      throw err instanceof IngestError && err.code === 'RETRY_EXHAUSTED' ? new IngestError('STORE_UNAVAILABLE', `table "${spec.name}" did not become ACTIVE within ${timeoutMs} ms`, { cause: err }) : err;
+    });
   }
   checkKeySchema(spec, description.KeySchema ?? [], description.AttributeDefinitions ?? []);
   if (options.ttlAttribute) await enableTtl(client, spec.name, options.ttlAttribute, options.log);

@@ -119,7 +119,7 @@ describe('loadConfig (serve)', () => {
 
   it('help text lists flags, env vars and defaults; maskConfig hides secrets', () => {
     const help = formatSettingsHelp(SERVE_SETTINGS, serveConfigSchema.parse({}) as Record<string, unknown>);
-    expect(help).toContain('--batch-size <value>');
+    expect(help).toContain('--batch-size VALUE');
     expect(help).toContain('BATCH_SIZE');
     expect(help).toContain('[default: 25]');
     expect(help).toContain('--[no-]create-table');

@@ -211,6 +211,15 @@ describe('decodeTelemetry: every invalid reason', () => {
     expectBad('{"a": 1e400}', 'invalid_value', [/Infinity/]);
   });
 
+  it('inexact_number: a number a double cannot hold exactly is refused, never silently changed', () => {
+    expectBad('{"a": 1e-400}', 'inexact_number', [/1e-400/, /become 0/]);
+    expectBad('{"a": 9007199254740993}', 'inexact_number', [/9007199254740993/]);
+    expectBad('{"a": {"b": [1, 18446744073709551615]}}', 'inexact_number', [/18446744073709551615/]);
+    expectBad('{"a": 1.00000000000000000001}', 'inexact_number', [/1\.00000000000000000001/]);
+    // Exact ones pass, whatever their notation, and strings that look like numbers are strings.
+    expect(ok('{"a": 1e16, "b": 9007199254740992, "c": 1.5e3, "d": 0.1, "e": "1e-400", "f": 123.450}')[0]?.attributes).toEqual({ a: 1e16, b: 9007199254740992, c: 1500, d: 0.1, e: '1e-400', f: 123.45 });
+  });
+
   it('too_deep: nesting beyond maxDepth, named by path', () => {
     expect(ok({ a: { b: { c: 1 } } }, { maxDepth: 2 })).toHaveLength(1);
     expectBad({ a: { b: { c: {} } } }, 'too_deep', [/a\.b\.c/, /deeper than 2/], { maxDepth: 2 });

@@ -5,7 +5,8 @@ import { IngestError } from '../../src/errors.ts';
 import { Batcher } from '../../src/ingest/batcher.ts';
 import type { BatcherOptions, StoreOutcome, Submission } from '../../src/ingest/batcher.ts';
 import type { AttributeValue, Reading } from '../../src/ingest/reading.ts';
-import { BatchWriter } from '../../src/ingest/writer.ts';
+import { DynamoDbSink } from '../../src/storage/dynamodb/sink.ts';
+import { transportFromStore } from '../../src/storage/dynamodb/transport.ts';
 import { createMetrics } from '../../src/metrics/registry.ts';
 import type { Metrics } from '../../src/metrics/registry.ts';
 import { readingKey } from '../../src/storage/item.ts';
@@ -68,17 +69,17 @@ interface Rig {
   store: MemoryStore;
   metrics: Metrics;
   batcher: Batcher;
-  writer: BatchWriter;
+  writer: DynamoDbSink;
   rejected: { reading: Reading; message: string }[];
 }
 
-const DEFAULTS: BatcherOptions = { batchSize: 25, lingerMs: 5, writeConcurrency: 4, maxQueuedReadings: 10_000, maxQueuedBytes: 1e9, maxHoldMs: 1_000 };
+const DEFAULTS: BatcherOptions = { batchSize: 25, lingerMs: 5, writeConcurrency: 4, maxQueuedReadings: 10_000, maxQueuedBytes: 1e9, maxHoldMs: 1_000, adaptiveFlush: false };
 const rigs: Rig[] = [];
 
 function rig(options: Partial<BatcherOptions> = {}, writeTimeoutMs = 500, retentionDays?: number): Rig {
   const store = new MemoryStore();
   const metrics = createMetrics({ defaultMetrics: false });
-  const writer = new BatchWriter(store, metrics, { retentionDays, writeTimeoutMs, backoff: { baseMs: 1, capMs: 4 } });
+  const writer = new DynamoDbSink(transportFromStore(store), metrics, { retentionDays, writeTimeoutMs, backoff: { baseMs: 1, capMs: 4 } });
   const rejected: Rig['rejected'] = [];
   const batcher = new Batcher({ ...DEFAULTS, ...options }, writer, metrics, async (r, message) => {
     rejected.push({ reading: r, message });
@@ -390,7 +391,7 @@ describe('Batcher + BatchWriter', () => {
   it('a message whose only reading is rejected settles after onRejected finished (dead-letter before PUBACK)', async () => {
     const store = new MemoryStore();
     const metrics = createMetrics({ defaultMetrics: false });
-    const writer = new BatchWriter(store, metrics, { retentionDays: undefined, writeTimeoutMs: 500 });
+    const writer = new DynamoDbSink(transportFromStore(store), metrics, { retentionDays: undefined, writeTimeoutMs: 500 });
     let finishDeadLetter!: () => void;
     const deadLettered = new Promise<void>((resolve) => (finishDeadLetter = resolve));
     const batcher = new Batcher({ ...DEFAULTS, lingerMs: 0 }, writer, metrics, () => deadLettered);
@@ -476,7 +477,7 @@ describe('Batcher + BatchWriter', () => {
   it('a rejected handler that fails does not leave the message unsettled', async () => {
     const store = new MemoryStore();
     const metrics = createMetrics({ defaultMetrics: false });
-    const writer = new BatchWriter(store, metrics, { retentionDays: undefined, writeTimeoutMs: 500 });
+    const writer = new DynamoDbSink(transportFromStore(store), metrics, { retentionDays: undefined, writeTimeoutMs: 500 });
     const batcher = new Batcher({ ...DEFAULTS, lingerMs: 0 }, writer, metrics, async () => {});
     store.behaviour = () => {
       throw Object.assign(new Error('bad'), { name: 'ValidationException', $fault: 'client', $metadata: { httpStatusCode: 400 } });

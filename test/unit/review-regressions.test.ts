@@ -5,7 +5,8 @@ import { SERVE_SETTINGS, serveConfigSchema } from '../../src/config/schema.ts';
 import { Batcher } from '../../src/ingest/batcher.ts';
 import { decodeTelemetry } from '../../src/ingest/decode.ts';
 import type { Reading } from '../../src/ingest/reading.ts';
-import { BatchWriter } from '../../src/ingest/writer.ts';
+import { DynamoDbSink } from '../../src/storage/dynamodb/sink.ts';
+import { transportFromStore } from '../../src/storage/dynamodb/transport.ts';
 import { createMetrics } from '../../src/metrics/registry.ts';
 import { toItem } from '../../src/storage/item.ts';
 import type { TelemetryStore } from '../../src/storage/telemetry-store.ts';
@@ -39,7 +40,7 @@ describe('review regressions', () => {
     const gate = new Promise<void>((resolve) => (open = resolve));
     const store: TelemetryStore = { tableName: 't', writeBatch: async () => { await gate; return { unprocessed: [], consumedCapacityUnits: 0 }; } };
     const metrics = createMetrics({ defaultMetrics: false });
-    const writer = new BatchWriter(store, metrics, { retentionDays: undefined, writeTimeoutMs: 1000 });
+    const writer = new DynamoDbSink(transportFromStore(store), metrics, { retentionDays: undefined, writeTimeoutMs: 1000 });
     const batcher = new Batcher({ batchSize: 25, lingerMs: 0, writeConcurrency: 1, maxQueuedReadings: 10, maxQueuedBytes: 1e9, maxHoldMs: 30 }, writer, metrics, async () => {});
     await batcher.submit([1, 2, 3, 4, 5, 6, 7, 8].map(r)); // 8 of 10 outstanding, store held
     const big = batcher.submit([10, 11, 12, 13, 14].map(r)).catch((e: unknown) => e); // needs 5: waits, times out at 30 ms
@@ -55,7 +56,7 @@ describe('review regressions', () => {
   it('batcher: submit([]) settles at once', async () => {
     const store: TelemetryStore = { tableName: 't', writeBatch: async () => ({ unprocessed: [], consumedCapacityUnits: 0 }) };
     const metrics = createMetrics({ defaultMetrics: false });
-    const batcher = new Batcher({ batchSize: 25, lingerMs: 0, writeConcurrency: 1, maxQueuedReadings: 10, maxQueuedBytes: 1e9, maxHoldMs: 30 }, new BatchWriter(store, metrics, { retentionDays: undefined, writeTimeoutMs: 100 }), metrics, async () => {});
+    const batcher = new Batcher({ batchSize: 25, lingerMs: 0, writeConcurrency: 1, maxQueuedReadings: 10, maxQueuedBytes: 1e9, maxHoldMs: 30 }, new DynamoDbSink(transportFromStore(store), metrics, { retentionDays: undefined, writeTimeoutMs: 100 }), metrics, async () => {});
     const sub = await batcher.submit([]);
     const settled = await Promise.race([sub.stored.then(() => true), new Promise((resolve) => setTimeout(() => resolve(false), 50))]);
     expect(settled).toBe(true);

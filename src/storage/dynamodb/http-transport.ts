@@ -1,0 +1,137 @@
+// Sends BatchWriteItem as one pre-built JSON string, signed and posted with the AWS SDK's own pieces:
+// the DynamoDBClient's resolved configuration gives the signer (@smithy/signature-v4 with the
+// default credential provider chain, region and signing name exactly as the SDK would use them) and
+// the endpoint (resolved once through the SDK's endpoint rules); the request goes out on a
+// keep-alive agent. Nothing of SigV4 or credential resolution is written here. What this skips is
+// the client's per-request middleware and schema serialisation, which profiles showed to be most of
+// the cost of a request. test/http-transport.test.ts checks the signature against the SDK's signer.
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import type { SignatureV4 } from '@smithy/signature-v4';
+import { Agent as HttpAgent, request as httpRequest } from 'node:http';
+import type { IncomingMessage } from 'node:http';
+import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
+import type { DynamoConnection } from '../client.ts';
+import { LOCAL_CREDENTIALS } from '../client.ts';
+import { StoreError, toStoreError } from '../errors.ts';
+import type { BatchOutcome, BatchTransport } from './transport.ts';
+import { parseBatchWriteResponse } from './transport.ts';
+import { batchWriteBody } from './wire.ts';
+
+const TARGET = 'DynamoDB_20120810.BatchWriteItem';
+
+export interface SignedRequest {
+  readonly method: 'POST';
+  readonly protocol: string;
+  readonly hostname: string;
+  readonly port?: number;
+  readonly path: string;
+  readonly headers: Record<string, string>;
+  readonly body: string;
+}
+
+export interface RequestSigner {
+  /** The request for `body` (a BatchWriteItem JSON), signed. */
+  sign(body: string, target?: string): Promise<SignedRequest>;
+  readonly url: URL;
+}
+
+/** Builds the signer from a DynamoDBClient's resolved configuration (credentials chain, region, endpoint). */
+export async function createRequestSigner(conn: DynamoConnection, env: NodeJS.ProcessEnv = {}): Promise<RequestSigner> {
+  const hasEnvCredentials = Boolean(env.AWS_ACCESS_KEY_ID) || Boolean(env.AWS_PROFILE);
+  const client = new DynamoDBClient({
+    region: conn.region,
+    ...(conn.endpoint ? { endpoint: conn.endpoint } : {}),
+    ...(conn.endpoint && !hasEnvCredentials ? { credentials: LOCAL_CREDENTIALS } : {}),
+  });
+  const signer = (await client.config.signer({ name: 'sigv4', properties: {} } as never)) as SignatureV4;
+  const region = await client.config.region();
+  const url = conn.endpoint
+    ? new URL(conn.endpoint)
+    : new URL(client.config.endpointProvider({ Region: region, UseFIPS: await client.config.useFipsEndpoint(), UseDualStack: await client.config.useDualstackEndpoint() }).url.href);
+  const path = url.pathname || '/';
+  const port = url.port === '' ? undefined : Number(url.port);
+  return {
+    url,
+    async sign(body, target = TARGET) {
+      const request = {
+        method: 'POST' as const,
+        protocol: url.protocol,
+        hostname: url.hostname,
+        ...(port === undefined ? {} : { port }),
+        path,
+        query: {},
+        headers: {
+          host: url.host,
+          'content-type': 'application/x-amz-json-1.0',
+          'x-amz-target': target,
+          'content-length': String(Buffer.byteLength(body)),
+        },
+        body,
+      };
+      const signed = await signer.sign(request);
+      return { method: 'POST', protocol: url.protocol, hostname: url.hostname, ...(port === undefined ? {} : { port }), path, headers: signed.headers as Record<string, string>, body };
+    },
+  };
+}
+
+export interface HttpTransport extends BatchTransport {
+  /** Signs and posts a BatchWriteItem body built elsewhere (the worker thread gets bodies, not items). */
+  sendBody(body: string): Promise<BatchOutcome>;
+}
+
+export async function createHttpTransport(conn: DynamoConnection, tableName: string, env: NodeJS.ProcessEnv = {}): Promise<HttpTransport> {
+  const signer = await createRequestSigner(conn, env);
+  const https = signer.url.protocol === 'https:';
+  const maxSockets = conn.maxSockets ?? 64;
+  const agent = https ? new HttpsAgent({ keepAlive: true, maxSockets }) : new HttpAgent({ keepAlive: true, maxSockets });
+  const timeoutMs = conn.requestTimeoutMs ?? 10_000;
+  const send = https ? httpsRequest : httpRequest;
+  const sendBody = async (requestBody: string): Promise<BatchOutcome> => {
+    const signed = await signer.sign(requestBody);
+    const { status, body } = await post(send, agent, signed, timeoutMs);
+    if (status === 200) return parseBatchWriteResponse(body, tableName);
+    throw responseError(status, body);
+  };
+  return {
+    tableName,
+    sendBody,
+    send: (items) => sendBody(batchWriteBody(tableName, items)),
+    async close() {
+      agent.destroy();
+    },
+  };
+}
+
+function post(send: typeof httpRequest, agent: HttpAgent, r: SignedRequest, timeoutMs: number): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = send(
+      { agent, method: r.method, hostname: r.hostname, ...(r.port === undefined ? {} : { port: r.port }), path: r.path, headers: r.headers, timeout: timeoutMs },
+      (res: IncomingMessage) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
+        res.on('error', (err) => reject(toStoreError(err)));
+      },
+    );
+    req.on('timeout', () => req.destroy(new StoreError('network', 'TimeoutError', `no answer from DynamoDB within ${timeoutMs} ms`)));
+    req.on('error', (err) => reject(toStoreError(err)));
+    req.end(r.body);
+  });
+}
+
+/** An error answer of the DynamoDB JSON protocol, translated as the SDK's error of that name would be. */
+export function responseError(status: number, body: string): StoreError {
+  let name = `Http${status}`;
+  let message = body.slice(0, 300);
+  try {
+    const parsed = JSON.parse(body) as { __type?: string; message?: string; Message?: string };
+    if (parsed.__type) name = parsed.__type.slice(parsed.__type.lastIndexOf('#') + 1);
+    message = parsed.message ?? parsed.Message ?? message;
+  } catch {
+    // Not JSON (a proxy's page): the status decides.
+  }
+  const sdkLike = Object.assign(new Error(message), { name, $fault: status >= 500 ? 'server' : 'client', $metadata: { httpStatusCode: status } });
+  return toStoreError(sdkLike);
+}
+
+export type { BatchOutcome };

@@ -1,0 +1,64 @@
+// Adaptive write concurrency through the real fault proxy: while DynamoDB throttles, the limit
+// (iot_ingest_write_concurrency_limit) falls towards its floor; once throttling stops it grows back
+// to its ceiling. Nothing acknowledged is lost meanwhile.
+import { connectAsync } from 'mqtt';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startDynalite, waitFor } from './helpers/dynamo-servers.ts';
+import type { DynamoServer } from './helpers/dynamo-servers.ts';
+import { startFaultProxy } from './helpers/fault-proxy.ts';
+import type { FaultProxy } from './helpers/fault-proxy.ts';
+import { metricValue, scanAll, scrape, startTestService } from './helpers/service.ts';
+import type { TestService } from './helpers/service.ts';
+
+describe('adaptive write concurrency (AIMD)', () => {
+  let dynamo: DynamoServer;
+  let proxy: FaultProxy;
+  let svc: TestService;
+
+  beforeAll(async () => {
+    dynamo = await startDynalite();
+    proxy = await startFaultProxy(dynamo.endpoint);
+    svc = await startTestService(proxy.endpoint, { writeConcurrency: 8, writeConcurrencyMin: 1, batchSize: 5, lingerMs: 2 });
+  });
+  afterAll(async () => {
+    await svc?.stop();
+    await proxy?.stop();
+    await dynamo?.stop();
+  });
+
+  it('falls while DynamoDB throttles and recovers when it stops', async () => {
+    const limit = async (): Promise<number> => metricValue(await scrape(svc.httpUrl), 'iot_ingest_write_concurrency_limit');
+    expect(await limit()).toBe(8);
+    const devices = await Promise.all([0, 1, 2, 3].map((i) => connectAsync(svc.mqttUrl, { clientId: `aimd-${i}`, reconnectPeriod: 0 })));
+    const ts = Date.now() - 600_000;
+    let stop = false;
+    let sent = 0;
+    const deadline = Date.now() + 60_000;
+    // Bounded load: at most 20,000 messages or 60 s, 10 in flight per device.
+    const load = devices.map(async (c, d) => {
+      const inflight = new Set<Promise<unknown>>();
+      for (let n = 0; !stop && n < 5_000 && Date.now() < deadline; n++) {
+        const p: Promise<unknown> = c.publishAsync(`devices/aimd-${d}/telemetry`, JSON.stringify({ ts: ts + n, v: n }), { qos: 1 }).then((): boolean => inflight.delete(p));
+        inflight.add(p);
+        sent++;
+        if (inflight.size >= 10) await Promise.race(inflight);
+      }
+      await Promise.all(inflight);
+    });
+    try {
+      proxy.setFaults({ throttleShare: 0.7, operations: ['BatchWriteItem'] });
+      await waitFor(async () => (await limit()) <= 2, { timeoutMs: 30_000, message: 'limit falls under throttling' });
+      proxy.setFaults({});
+      await waitFor(async () => (await limit()) === 8, { timeoutMs: 30_000, message: 'limit recovers' });
+    } finally {
+      stop = true;
+      await Promise.all(load);
+      await Promise.all(devices.map((c) => c.endAsync()));
+    }
+    const text = await scrape(svc.httpUrl);
+    expect(metricValue(text, 'iot_ingest_dynamodb_throttles_total', { operation: 'BatchWriteItem' })).toBeGreaterThan(0);
+    // Every acknowledged message is stored.
+    const items = await scanAll(svc.clients.doc, svc.config.tableName);
+    expect(items).toHaveLength(sent);
+  });
+});
