@@ -11,6 +11,14 @@ COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund \
  && npm cache clean --force
 
+# The console's static assets (console/dist): bundled by esbuild, a dev dependency, at build time.
+FROM node:${NODE_VERSION}-bookworm-slim AS console
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --ignore-scripts --no-audit --no-fund
+COPY console ./console
+RUN npm run build:console
+
 FROM node:${NODE_VERSION}-bookworm-slim AS runtime
 ENV NODE_ENV=production \
     AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED=true \
@@ -21,6 +29,7 @@ WORKDIR /app
 # for the embedded DynamoDB-API server used when no DYNAMODB_ENDPOINT is set.
 COPY --from=deps /app/node_modules ./node_modules
 COPY . .
+COPY --from=console /app/console/dist ./console/dist
 RUN mkdir -p /app/data && chown node:node /app/data
 USER node
 EXPOSE 1883 9464

@@ -34,7 +34,7 @@ async function status(svc: TestService, deviceId: string, commandId: string): Pr
 describe('commands', () => {
   let server: DynamoServer;
   let svc: TestService;
-  const tables = { commandsTableName: randomTableName('commands'), devicesTableName: randomTableName('devices'), tableName: randomTableName('telemetry'), dlqTableName: randomTableName('dlq') };
+  const tables = { applications: 'ops-app:ops-app-secret-1', commandsTableName: randomTableName('commands'), devicesTableName: randomTableName('devices'), tableName: randomTableName('telemetry'), dlqTableName: randomTableName('dlq') };
   const clients: MqttClient[] = [];
 
   beforeAll(async () => {
@@ -150,6 +150,39 @@ describe('commands', () => {
     expect(bad.code).toBe(2);
     expect(bad.stderr.trim().split('\n')).toHaveLength(1);
     expect(bad.stderr).toMatch(/--payload .*must be JSON/);
+  });
+
+  it('expires a command not answered in time and never delivers it afterwards', async () => {
+    const late = await post(svc, 'gone-1', { name: 'wake', ttlSeconds: 1 });
+    await waitFor(async () => (await status(svc, 'gone-1', late.json.commandId as string)).status === 'expired', { timeoutMs: 5_000 });
+    const d = await device(svc.mqttUrl, 'gone-1');
+    clients.push(d.client);
+    await d.client.subscribeAsync('devices/gone-1/commands/#', { qos: 1 });
+    const fresh = await post(svc, 'gone-1', { name: 'wake' });
+    await waitFor(() => d.received.length === 1);
+    expect(d.received.map((r) => r.body.commandId)).toEqual([fresh.json.commandId]);
+    // The delivery attempt wrote the expiry; an answer now changes nothing.
+    await d.client.publishAsync('devices/gone-1/commands/response', JSON.stringify({ commandId: late.json.commandId, status: 'ok' }), { qos: 1 });
+    const text = await scrape(svc.httpUrl);
+    expect(metricValue(text, 'iot_ingest_command_transitions_total', { to: 'expired' })).toBe(1);
+    expect(metricValue(text, 'iot_ingest_command_responses_refused_total', { reason: 'expired' })).toBe(1);
+    expect((await status(svc, 'gone-1', late.json.commandId as string)).status).toBe('expired');
+  });
+
+  it('takes a command an application publishes over MQTT through the table', async () => {
+    const d = await device(svc.mqttUrl, 'fan-2');
+    clients.push(d.client);
+    await d.client.subscribeAsync('devices/fan-2/commands/#', { qos: 1 });
+    const app = await connectAsync(svc.mqttUrl, { clientId: 'ops-console', username: 'ops-app', password: 'ops-app-secret-1', reconnectPeriod: 0 });
+    clients.push(app);
+    await app.publishAsync('devices/fan-2/commands/speed', JSON.stringify({ rpm: 900 }), { qos: 1 });
+    await waitFor(() => d.received.length === 1);
+    // Exactly one copy: the table's, not the broker's forward of the raw publish.
+    expect(d.received[0]).toMatchObject({ topic: 'devices/fan-2/commands/speed', body: { name: 'speed', payload: { rpm: 900 } } });
+    await waitFor(async () => (await status(svc, 'fan-2', d.received[0]?.body.commandId as string)).status === 'delivered');
+    expect(d.received).toHaveLength(1);
+    // A wrong application secret is refused at CONNECT.
+    await expect(connectAsync(svc.mqttUrl, { clientId: 'ops-x', username: 'ops-app', password: 'wrong-secret', reconnectPeriod: 0 })).rejects.toThrow(/Bad username or password/i);
   });
 
   it('does not redeliver an acknowledged command after a service restart', async () => {
