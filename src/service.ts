@@ -12,6 +12,7 @@ import { COMMANDS_TTL_ATTRIBUTE, CommandsTable, commandsTableSpec } from './comm
 import { consoleRoutes } from './http/console.ts';
 import { deadLetterRoutes } from './http/dead-letters.ts';
 import type { Route } from './http/route.ts';
+import { createForwardGuard } from './live/forward-guard.ts';
 import { LiveHub } from './live/hub.ts';
 import { createLiveMetrics } from './live/metrics.ts';
 import { attachMqttLive } from './live/mqtt-subscribers.ts';
@@ -195,6 +196,7 @@ export async function startService(config: ServeConfig, deps: ServiceDeps): Prom
       metrics.inflightBatches.set(s.inflight);
       metrics.ready.set(isReady() ? 1 : 0);
     });
+    const forwardGuard = createForwardGuard(config.liveMaxBufferedBytes, live.metrics);
     const commandMetrics = createCommandMetrics(metrics.registry, () => dispatcher?.inflightCount() ?? 0);
     const commandsTable = new CommandsTable(clients.doc, config.commandsTableName, () => commandMetrics.tableWrites.inc());
     const commands = new CommandService(commandsTable, (deviceId) => dispatcher?.announce(deviceId), commandMetrics);
@@ -205,7 +207,10 @@ export async function startService(config: ServeConfig, deps: ServiceDeps): Prom
       log: log.child({ component: 'broker' }),
       authenticate: createApplicationAuthenticate(parseApplications(config.applications ?? '')),
       authorizeSubscribe: createSubscribeHook(metrics.registry),
-      authorizeForward: (client, packet) => (dispatcher ? dispatcher.forward(client, packet) : packet),
+      authorizeForward: (client, packet) => {
+        const allowed = dispatcher ? dispatcher.forward(client, packet) : packet;
+        return allowed && forwardGuard(client, allowed);
+      },
       onDisconnect: (client, reason) => presenceHooks?.onDisconnect(client, reason),
       authorizePublish: (markDisconnectReason) =>
         createPublishHook({

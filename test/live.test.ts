@@ -141,6 +141,11 @@ describe('live tail', () => {
     await app.subscribeAsync('$stored/devices/+/telemetry', { qos: 0 });
     (app.stream as Socket).pause();
     await waitFor(async () => metricValue(await scrape(svc.httpUrl), 'iot_ingest_live_subscribers', { transport: 'mqtt' }) >= 1);
+    // And one on the raw telemetry topic, whose forwards the broker would otherwise hold PUBACKs for.
+    const raw = await connectAsync(svc.mqttUrl, { clientId: 'raw-stuck', username: APP.name, password: APP.secret, reconnectPeriod: 0 });
+    clients.push(raw);
+    await raw.subscribeAsync('devices/+/telemetry', { qos: 1 });
+    (raw.stream as Socket).pause();
     const healthy = await openSse(`${svc.httpUrl}/devices/pace-slow-2/stream`);
 
     const withStuckMs = await measure('pace-slow');
