@@ -133,3 +133,54 @@ export function formatTable(results: readonly ScenarioResult[], ratios: readonly
   }
   return out.join('\n');
 }
+
+/** The embedded store's own BatchWrite ceiling (bench/embedded-ceiling.ts). */
+export interface CeilingFigures {
+  readonly kind: 'ceiling';
+  readonly stored_per_s: number;
+  readonly failed: number;
+  readonly client_cpu_cores: number;
+  readonly concurrency: number;
+}
+
+export interface TargetRow {
+  readonly figure: string;
+  readonly value: number | null;
+  readonly unit: string;
+  readonly target: string;
+  readonly met: boolean | null;
+}
+
+/** Every figure of issue #9's table with its target beside it, met or not. */
+export function computeTargets(results: readonly ScenarioResult[], ceiling: CeilingFigures | undefined): TargetRow[] {
+  const by = new Map<string, ScenarioFigures>();
+  for (const r of results) if (r.ok) by.set(r.scenario, r);
+  const raw = by.get('aedes-raw');
+  const nul = by.get('pipeline-null-dynamo');
+  const emb = by.get('pipeline-embedded');
+  const naive = by.get('naive-putitem');
+  const ratio = (a: number | null | undefined, b: number | null | undefined): number | null => (a == null || b == null || b === 0 ? null : a / b);
+  const row = (figure: string, value: number | null, unit: string, target: string, ok: (v: number) => boolean): TargetRow => ({ figure, value, unit, target, met: value === null ? null : ok(value) });
+  const fill = (f: ScenarioFigures | undefined): number | null => (f?.dynamodb_requests_per_reading ? 1 / f.dynamodb_requests_per_reading : null);
+  return [
+    row('pipeline into a do-nothing endpoint / bare aedes, readings/s', ratio(nul?.acked_per_s, raw?.acked_per_s), 'x', '>= 0.5x', (v) => v >= 0.5),
+    row('server CPU per reading (all threads) / bare aedes', ratio(nul?.server_cpu_s_per_million, raw?.server_cpu_s_per_million), 'x', '<= 2.5x', (v) => v <= 2.5),
+    row('pipeline into the embedded dynalite / naive one-PutItem pipeline', ratio(emb && storedOrAcked(emb), naive && storedOrAcked(naive)), 'x', '>= 5x', (v) => v >= 5),
+    row('pipeline into the embedded dynalite / its own BatchWrite ceiling', ratio(emb && storedOrAcked(emb), ceiling?.stored_per_s), 'x', '>= 0.9x', (v) => v >= 0.9),
+    row('batch fill at saturation (pipeline-null-dynamo)', fill(nul), 'items/request', '>= 23', (v) => v >= 23),
+    row('batch fill at saturation (pipeline-embedded)', fill(emb), 'items/request', '>= 23', (v) => v >= 23),
+    row('paced PUBACK p50 (pipeline-null-dynamo)', nul?.paced_puback_p50_ms ?? null, 'ms', '<= 3 ms', (v) => v <= 3),
+    row('paced PUBACK p50 (pipeline-embedded)', emb?.paced_puback_p50_ms ?? null, 'ms', '<= 3 ms', (v) => v <= 3),
+  ];
+}
+
+export function formatTargets(rows: readonly TargetRow[], ceiling: CeilingFigures | undefined): string {
+  const w = Math.max(...rows.map((r) => r.figure.length));
+  const out = ['Targets (issue #9):'];
+  for (const r of rows) {
+    const value = r.value === null ? '-' : `${fmt(r.value, r.unit === 'x' ? 2 : 1)}${r.unit === 'x' ? 'x' : ` ${r.unit}`}`;
+    out.push(`  ${r.figure.padEnd(w)}  ${value.padStart(18)}   target ${r.target.padEnd(8)}  ${r.met === null ? 'not measured' : r.met ? 'met' : 'NOT met'}`);
+  }
+  if (ceiling) out.push(`  (embedded BatchWrite ceiling: ${fmt(ceiling.stored_per_s)} items/s at concurrency ${ceiling.concurrency}, client ${fmt(ceiling.client_cpu_cores, 2)} cores, ${ceiling.failed} failed requests)`);
+  return out.join('\n');
+}

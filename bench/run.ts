@@ -14,10 +14,13 @@ import type { Child } from './children.ts';
 import { request, waitForMessage } from './ipc.ts';
 import type { LoadResult } from './ipc.ts';
 import { cpuSeconds, machineBusySeconds, rssBytes, sampleCpu } from './procfs.ts';
-import { computeRatios, formatTable } from './report.ts';
-import type { ScenarioFigures, ScenarioResult } from './report.ts';
+import { computeRatios, computeTargets, formatTable, formatTargets } from './report.ts';
+import type { CeilingFigures, ScenarioFigures, ScenarioResult } from './report.ts';
 import { SCENARIOS } from './scenarios.ts';
 import type { Scenario, Target } from './scenarios.ts';
+
+/** Not an MQTT scenario: the embedded store's own BatchWrite ceiling, measured with a direct client. */
+const CEILING = 'embedded-ceiling';
 
 const HELP = `Usage: npm run bench -- [options]
 
@@ -26,7 +29,7 @@ and its own load-generator process, and prints figures and ratios.
 
 Options:
   --quick                   smoke run: 1 s warm-up, 2 s measured, 200 idle connections
-  --scenarios a,b           only these (${SCENARIOS.map((s) => s.name).join(', ')})
+  --scenarios a,b           only these (${SCENARIOS.map((s) => s.name).join(', ')}, ${CEILING})
   --connections N           publishing connections (default 200)
   --window W                QoS 1 PUBLISHes in flight per connection (default 20)
   --warmup S                seconds of load before measuring (default 3; quick 1)
@@ -52,6 +55,7 @@ interface Options {
   readonly pacedS: number;
   readonly serveArgs: readonly string[];
   readonly out: string;
+  readonly ceiling: boolean;
 }
 
 function parseOptions(argv: string[]): Options | undefined {
@@ -83,11 +87,12 @@ function parseOptions(argv: string[]): Options | undefined {
     return n;
   };
   const names = values.scenarios?.split(',').map((s) => s.trim()).filter(Boolean);
-  const unknown = names?.filter((n) => !SCENARIOS.some((s) => s.name === n)) ?? [];
+  const unknown = names?.filter((n) => n !== CEILING && !SCENARIOS.some((s) => s.name === n)) ?? [];
   if (unknown.length > 0) throw new Error(`unknown scenario(s): ${unknown.join(', ')}; known: ${SCENARIOS.map((s) => s.name).join(', ')}`);
   return {
     quick,
     scenarios: names ? SCENARIOS.filter((s) => names.includes(s.name)) : SCENARIOS,
+    ceiling: names ? names.includes(CEILING) : true,
     connections: Math.floor(num(values.connections, 200, 'connections', 1)),
     window: Math.floor(num(values.window, 20, 'window', 1)),
     warmupS: num(values.warmup, quick ? 1 : 3, 'warmup'),
@@ -292,6 +297,24 @@ function gitRevision(): string {
   }
 }
 
+/** The embedded store's own BatchWrite ceiling: a direct client, pre-built requests, no broker. */
+async function measureCeiling(dataDir: string, opts: Options): Promise<CeilingFigures | undefined> {
+  mkdirSync(dataDir, { recursive: true });
+  progress(CEILING, `measuring (${opts.warmupS} s warm-up + ${opts.durationS} s)`);
+  const child = forkBench(CEILING, './embedded-ceiling.ts', [dataDir, String(opts.warmupS), String(opts.durationS), '16']);
+  try {
+    const m = await waitForMessage(child.proc, 'ceiling', (opts.warmupS + opts.durationS) * 1000 + 120_000, CEILING);
+    const figures: CeilingFigures = { kind: 'ceiling', stored_per_s: round(m.storedPerS, 0), failed: m.failed, client_cpu_cores: round(m.clientCpuCores, 2), concurrency: m.concurrency };
+    process.stdout.write(`${JSON.stringify(figures)}\n`);
+    return figures;
+  } catch (err) {
+    progress(CEILING, `FAILED: ${(err as Error).message}`);
+    return undefined;
+  } finally {
+    await child.stop();
+  }
+}
+
 async function main(): Promise<number> {
   let opts: Options | undefined;
   try {
@@ -322,6 +345,7 @@ async function main(): Promise<number> {
   };
   progress('run', `${opts.scenarios.length} scenarios, ${opts.connections} connections x ${opts.window} in flight, ${opts.warmupS} s warm-up + ${opts.durationS} s measured each`);
   const results: ScenarioResult[] = [];
+  let ceiling: CeilingFigures | undefined;
   try {
     for (const scenario of opts.scenarios) {
       const dataDir = join(dataRoot, scenario.name);
@@ -345,6 +369,7 @@ async function main(): Promise<number> {
         await stopAll(); // anything of this scenario still running
       }
     }
+    if (opts.ceiling) ceiling = await measureCeiling(join(dataRoot, CEILING), opts);
   } finally {
     await stopAll();
     rmSync(dataRoot, { recursive: true, force: true });
@@ -356,9 +381,11 @@ async function main(): Promise<number> {
     `iot-ingest bench ${meta.revision} · ${meta.date} · node ${meta.node} · ${meta.cpus} x ${meta.cpu_model}\n` +
     `${opts.connections} connections x ${opts.window} QoS 1 in flight, ${opts.warmupS} s warm-up + ${opts.durationS} s measured; ` +
     `paced phase ${opts.rate} msg/s; RSS/conn from ${opts.idleConnections} idle connections${opts.quick ? ' (--quick: smoke figures only)' : ''}`;
-  process.stdout.write(`\n${title}\n\n${formatTable(results, ratios)}\n`);
+  const targets = computeTargets(results, ceiling);
+  process.stdout.write(`${JSON.stringify({ kind: 'targets', targets })}\n`);
+  process.stdout.write(`\n${title}\n\n${formatTable(results, ratios)}\n\n${formatTargets(targets, ceiling)}\n`);
   mkdirSync(join(opts.out, '..'), { recursive: true });
-  writeFileSync(opts.out, `${JSON.stringify({ meta, scenarios: results, ratios }, null, 2)}\n`);
+  writeFileSync(opts.out, `${JSON.stringify({ meta, scenarios: results, ratios, ceiling, targets }, null, 2)}\n`);
   progress('run', `done; JSON written to ${opts.out}`);
   return results.every((r) => r.ok) ? 0 : 1;
 }

@@ -20,6 +20,8 @@ export const ERROR_CODES = [
   /** A retry loop was stopped by its AbortSignal. */
   'ABORTED',
   'SHUTTING_DOWN',
+  'PROXY_HEADER_INVALID',
+  'WORKER_FAILED',
 ] as const;
 export type ErrorCode = (typeof ERROR_CODES)[number];
 

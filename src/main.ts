@@ -2,6 +2,8 @@
 // in src/cli/ (registry.ts lists them) and receive what they need through CliIo.
 import { runCli } from './cli/registry.ts';
 import { EXIT } from './cli/exit-codes.ts';
+import cluster from 'node:cluster';
+import { isPrimaryMessage } from './cluster/messages.ts';
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
@@ -30,12 +32,22 @@ function trapSignals(): AbortSignal {
   return c.signal;
 }
 
-process.exitCode = await runCli(process.argv.slice(2), {
-  stdout: process.stdout,
-  stderr: process.stderr,
-  env: process.env,
-  stderrIsTTY: Boolean(process.stderr.isTTY),
-  trapSignals,
-});
+if (cluster.isWorker) {
+  // A broker process of `serve --workers N`, forked by the primary (src/cluster/primary.ts).
+  const { runWorker } = await import('./cluster/worker-main.ts');
+  process.exitCode = await runWorker(process.env, {
+    send: (message) => process.send?.(message),
+    onMessage: (listener) => process.on('message', (m: unknown) => isPrimaryMessage(m) && listener(m)),
+    onDisconnect: (listener) => process.once('disconnect', listener),
+  }, trapSignals());
+} else {
+  process.exitCode = await runCli(process.argv.slice(2), {
+    stdout: process.stdout,
+    stderr: process.stderr,
+    env: process.env,
+    stderrIsTTY: Boolean(process.stderr.isTTY),
+    trapSignals,
+  });
+}
 // Whatever still holds the event loop (SDK sockets, timers) must not keep a finished command alive.
 setTimeout(() => process.exit(), 100).unref();

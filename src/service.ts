@@ -2,8 +2,6 @@
 // broker, HTTP; and takes it apart again in a fixed order on stop.
 import { hostname } from 'node:os';
 import type { Logger } from 'pino';
-import { createApplicationAuthenticate, parseApplications } from './broker/applications.ts';
-import { createSubscribeHook } from './broker/subscribe-hook.ts';
 import { commandRoutes } from './commands/http.ts';
 import { CommandDispatcher } from './commands/dispatcher.ts';
 import { createCommandMetrics } from './commands/metrics.ts';
@@ -12,6 +10,7 @@ import { COMMANDS_TTL_ATTRIBUTE, CommandsTable, commandsTableSpec } from './comm
 import { consoleRoutes } from './http/console.ts';
 import { deadLetterRoutes } from './http/dead-letters.ts';
 import type { Route } from './http/route.ts';
+import { internalsOf } from './broker/internals.ts';
 import { createForwardGuard } from './live/forward-guard.ts';
 import { LiveHub } from './live/hub.ts';
 import { createLiveMetrics } from './live/metrics.ts';
@@ -52,6 +51,9 @@ import { transportFromStore } from './storage/dynamodb/transport.ts';
 import type { ReadingSink } from './ingest/sink.ts';
 import { toStoreError } from './storage/errors.ts';
 import { retry } from './retry.ts';
+import { createAuthenticate, createAuthorizeSubscribe, parseApplications } from './broker/identity-hooks.ts';
+import { connectClusterState } from './cluster/redis-state.ts';
+import type { ClusterState } from './cluster/redis-state.ts';
 
 export const VERSION = '0.1.0';
 
@@ -70,6 +72,8 @@ export interface RunningService {
   readonly dynamodbEndpoint: string | undefined;
   readonly metrics: Metrics;
   isReady(): boolean;
+  /** What /readyz shows beside the status (cluster mode: whether cross-node delivery works). */
+  readinessDetail(): Record<string, unknown>;
   /** Graceful stop: not ready, stop accepting, flush, finish writes, close. Idempotent. */
   stop(): Promise<void>;
 }
@@ -85,6 +89,12 @@ export async function startService(config: ServeConfig, deps: ServiceDeps): Prom
   let broker: RunningBroker | undefined;
   let health: StoreHealth | undefined;
   const isReady = (): boolean => ready && (health?.isUp() ?? false);
+  let cluster: ClusterState | undefined;
+  const readinessDetail = (): Record<string, unknown> => ({
+    store: health?.isUp() === false ? 'unreachable' : health ? 'up' : 'starting',
+    ...(embedded ? { embeddedStore: { endpoint: embedded.endpoint, pid: embedded.pid() ?? null, restarts: embedded.restarts() } } : {}),
+    ...(cluster ? { cluster: cluster.detail() } : {}),
+  });
 
   let endpoint = config.dynamodbEndpoint;
   if (endpoint === undefined && config.embedded) {
@@ -128,10 +138,7 @@ export async function startService(config: ServeConfig, deps: ServiceDeps): Prom
       port: config.httpPort,
       registry: metrics.registry,
       isReady,
-      readinessDetail: () => ({
-        store: health?.isUp() === false ? 'unreachable' : health ? 'up' : 'starting',
-        ...(embedded ? { embeddedStore: { endpoint: embedded.endpoint, pid: embedded.pid() ?? null, restarts: embedded.restarts() } } : {}),
-      }),
+      readinessDetail,
       doc: clients.doc,
       tableName: config.tableName,
       log: log.child({ component: 'http' }),
@@ -161,7 +168,7 @@ export async function startService(config: ServeConfig, deps: ServiceDeps): Prom
         : config.writerThread
           ? createThreadedTransport(connection, config.tableName, deps.env ?? {})
           : await createHttpTransport(connection, config.tableName, deps.env ?? {});
-      sink = new DynamoDbSink(transport, metrics, { retentionDays: config.retentionDays, writeTimeoutMs: config.writeTimeoutMs }, log.child({ component: 'writer' }));
+      sink = new DynamoDbSink(transport, metrics, { retentionDays: config.retentionDays, writeTimeoutMs: config.writeTimeoutMs, slowRequestMs: config.slowWriteMs }, log.child({ component: 'writer' }));
     }
     // Stored readings go to the live tail and to presence (latest reading), in the order stored.
     const readingSink = tapStored(sink, (readings) => {
@@ -188,14 +195,10 @@ export async function startService(config: ServeConfig, deps: ServiceDeps): Prom
         qos: origin?.qos ?? 1,
       }).settled,
     );
-    metrics.addSampler(() => {
-      const s = batcher.stats();
-      metrics.queueReadings.set(s.outstandingReadings);
-      metrics.queueBytes.set(s.outstandingBytes);
-      metrics.queueOldestAgeSeconds.set(s.oldestAgeMs / 1000);
-      metrics.inflightBatches.set(s.inflight);
-      metrics.ready.set(isReady() ? 1 : 0);
-    });
+    metrics.addSampler(() => metrics.ready.set(isReady() ? 1 : 0));
+    if (config.clusterRedisUrl !== undefined) {
+      cluster = await connectClusterState({ url: config.clusterRedisUrl, registry: metrics.registry, log: log.child({ component: 'cluster' }) });
+    }
     const forwardGuard = createForwardGuard(config.liveMaxBufferedBytes, live.metrics);
     const commandMetrics = createCommandMetrics(metrics.registry, () => dispatcher?.inflightCount() ?? 0);
     const commandsTable = new CommandsTable(clients.doc, config.commandsTableName, () => commandMetrics.tableWrites.inc());
@@ -205,8 +208,10 @@ export async function startService(config: ServeConfig, deps: ServiceDeps): Prom
       port: config.mqttPort,
       metrics,
       log: log.child({ component: 'broker' }),
-      authenticate: createApplicationAuthenticate(parseApplications(config.applications ?? '')),
-      authorizeSubscribe: createSubscribeHook(metrics.registry),
+      authenticate: createAuthenticate(parseApplications(config.applications)),
+      authorizeSubscribe: createAuthorizeSubscribe(metrics.registry, log.child({ component: 'broker' })),
+      proxyProtocol: config.proxyProtocol,
+      ...(cluster ? { shared: { mq: cluster.mq, persistence: cluster.persistence } } : {}),
       authorizeForward: (client, packet) => {
         const allowed = dispatcher ? dispatcher.forward(client, packet) : packet;
         return allowed && forwardGuard(client, allowed);
@@ -227,6 +232,8 @@ export async function startService(config: ServeConfig, deps: ServiceDeps): Prom
     dispatcher.attach();
     presenceHooks = attachPresence(broker.aedes, presence);
     attachMqttLive(broker.aedes, live);
+    // Cluster mode: stored readings reach live subscribers on every replica through the shared emitter.
+    if (cluster) live.shareThrough(internalsOf(broker.aedes).mq);
     routes.push(
       ...commandRoutes(commands),
       ...sseRoutes({ hub: live, metrics: live.metrics, maxSubscribers: config.liveMaxSubscribers, maxEventsPerSecond: config.liveStreamMaxEventsPerSecond }),
@@ -251,7 +258,7 @@ export async function startService(config: ServeConfig, deps: ServiceDeps): Prom
         const s = batcher.stats();
         log.error({ notStored: s.outstandingReadings }, `shutdown deadline of ${config.shutdownTimeoutMs} ms reached: readings not stored (not acknowledged in durable mode)`);
       }
-      await deadLetter.flush();
+      await deadLetter.flush(Math.max(0, config.shutdownTimeoutMs - (Date.now() - started)));
       // PUBACKs released by the flush are written by mqtt-packet on the next tick (cork/uncork):
       // give them a turn of the loop to reach the sockets before the connections close.
       await new Promise((resolve) => setImmediate(resolve));
@@ -261,6 +268,7 @@ export async function startService(config: ServeConfig, deps: ServiceDeps): Prom
       dispatcher?.close();
       await presence.close();
       live.close();
+      await cluster?.close();
       await runningHttp.close();
       await readingSink.shutdown();
       health?.stop();
@@ -274,6 +282,7 @@ export async function startService(config: ServeConfig, deps: ServiceDeps): Prom
       dynamodbEndpoint: endpoint,
       metrics,
       isReady,
+      readinessDetail,
       stop: () => (stopping ??= stop()),
     };
   } catch (err) {
@@ -281,6 +290,7 @@ export async function startService(config: ServeConfig, deps: ServiceDeps): Prom
     await broker?.close('shutdown');
     await presence.close().catch(() => undefined);
     live.close();
+    await cluster?.close();
     await http?.close();
     await sink?.shutdown();
     clients.destroy();
@@ -290,7 +300,7 @@ export async function startService(config: ServeConfig, deps: ServiceDeps): Prom
 }
 
 /** Runs `step` until it succeeds, retrying (with backoff) only errors that waiting can cure. */
-async function untilReachable(log: Logger, step: () => Promise<void>): Promise<void> {
+export async function untilReachable(log: Logger, step: () => Promise<void>): Promise<void> {
   await retry(
     async () => {
       try {

@@ -62,3 +62,52 @@ describe('adaptive write concurrency (AIMD)', () => {
     expect(items).toHaveLength(sent);
   });
 });
+
+describe('adaptive write concurrency on rising latency', () => {
+  let dynamo: DynamoServer;
+  let proxy: FaultProxy;
+  let svc: TestService;
+
+  beforeAll(async () => {
+    dynamo = await startDynalite();
+    proxy = await startFaultProxy(dynamo.endpoint);
+    svc = await startTestService(proxy.endpoint, { writeConcurrency: 8, writeConcurrencyMin: 1, batchSize: 5, lingerMs: 2, slowWriteMs: 400 });
+  });
+  afterAll(async () => {
+    await svc?.stop();
+    await proxy?.stop();
+    await dynamo?.stop();
+  });
+
+  it('falls while writes are slower than --slow-write-ms and recovers when they are fast again', async () => {
+    const limit = async (): Promise<number> => metricValue(await scrape(svc.httpUrl), 'iot_ingest_write_concurrency_limit');
+    const device = await connectAsync(svc.mqttUrl, { clientId: 'slow-0', reconnectPeriod: 0 });
+    const ts = Date.now() - 600_000;
+    let stop = false;
+    let sent = 0;
+    const deadline = Date.now() + 60_000;
+    // Bounded load: at most 5,000 messages or 60 s, 20 in flight.
+    const load = (async () => {
+      const inflight = new Set<Promise<unknown>>();
+      for (let n = 0; !stop && n < 5_000 && Date.now() < deadline; n++) {
+        const p: Promise<unknown> = device.publishAsync('devices/slow-0/telemetry', JSON.stringify({ ts: ts + n, v: n }), { qos: 1 }).then((): boolean => inflight.delete(p));
+        inflight.add(p);
+        sent++;
+        if (inflight.size >= 20) await Promise.race(inflight);
+      }
+      await Promise.all(inflight);
+    })();
+    try {
+      proxy.setFaults({ delayMs: 800, operations: ['BatchWriteItem'] });
+      await waitFor(async () => (await limit()) <= 2, { timeoutMs: 30_000, message: 'limit falls while writes are slow' });
+      proxy.setFaults({});
+      await waitFor(async () => (await limit()) === 8, { timeoutMs: 30_000, message: 'limit recovers' });
+    } finally {
+      stop = true;
+      await load;
+      await device.endAsync();
+    }
+    const items = await scanAll(svc.clients.doc, svc.config.tableName);
+    expect(items).toHaveLength(sent);
+  });
+});

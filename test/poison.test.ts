@@ -67,5 +67,9 @@ describe('poison readings beside well-behaved devices', () => {
     expect(metricValue(text, 'iot_ingest_dead_lettered_total', { reason: 'rejected_by_store' })).toBe(0);
     for (const reason of ['store_failed', 'overloaded', 'error']) expect(metricValue(text, 'iot_ingest_disconnects_total', { reason })).toBe(0);
     expect(metricValue(text, 'iot_ingest_readings_stored_total')).toBe(3 * MESSAGES_PER_DEVICE + 20);
+    // Exact message counts: a counter counted twice (or not at all) shows here.
+    expect(metricValue(text, 'iot_ingest_messages_received_total', { result: 'stored' })).toBe(3 * MESSAGES_PER_DEVICE + 20);
+    expect(metricValue(text, 'iot_ingest_messages_received_total', { result: 'invalid' })).toBe(1);
+    expect(metricValue(text, 'iot_ingest_messages_received_total', { result: 'failed' })).toBe(0);
   });
 });

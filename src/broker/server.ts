@@ -2,13 +2,16 @@
 // connection metrics wired to its events.
 import { createServer } from 'node:net';
 import type { AddressInfo, Server, Socket } from 'node:net';
+import type { IncomingMessage } from 'node:http';
 import { Aedes } from 'aedes';
-import type { AedesPublishPacket, Client } from 'aedes';
+import type { AedesOptions, AedesPublishPacket, Client } from 'aedes';
 import type { Logger } from 'pino';
 import type { DisconnectReason, Metrics } from '../metrics/registry.ts';
-import type { Authenticate } from './applications.ts';
 import type { AuthorizePublish } from './publish-hook.ts';
-import type { AuthorizeSubscribe } from './subscribe-hook.ts';
+import { readProxyHeader } from './proxy-protocol.ts';
+
+/** Longest a balancer may take to send the PROXY header after connecting. */
+const PROXY_HEADER_TIMEOUT_MS = 10_000;
 
 export type AuthorizeForward = (client: Client, packet: AedesPublishPacket) => AedesPublishPacket | null;
 
@@ -19,9 +22,13 @@ export interface BrokerOptions {
   readonly log: Logger;
   /** Built with `markDisconnectReason` from this module's return value. */
   readonly authorizePublish: (mark: (client: Client, reason: DisconnectReason) => void) => AuthorizePublish;
-  readonly authenticate?: Authenticate;
-  /** Without one, every subscription is refused. */
-  readonly authorizeSubscribe?: AuthorizeSubscribe;
+  /** CONNECT and SUBSCRIBE rights (identity-hooks.ts); without them every subscription is refused. */
+  readonly authenticate?: AedesOptions['authenticate'];
+  readonly authorizeSubscribe?: AedesOptions['authorizeSubscribe'];
+  /** The listener reads a PROXY protocol header first (behind HAProxy send-proxy-v2). */
+  readonly proxyProtocol?: boolean;
+  /** Shared emitter and persistence for cluster mode (mqemitter-redis, aedes-persistence-redis). */
+  readonly shared?: { readonly mq: unknown; readonly persistence: unknown };
   readonly authorizeForward?: AuthorizeForward;
   /** Told about every disconnection with its reason (presence). */
   readonly onDisconnect?: (client: Client, reason: DisconnectReason) => void;
@@ -46,11 +53,14 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
     // Device ids are up to 128 characters and devices commonly use them as client ids.
     maxClientsIdLength: 128,
     authorizePublish: options.authorizePublish(mark),
-    ...(options.authenticate ? { authenticate: options.authenticate } : {}),
-    ...(options.authorizeForward ? { authorizeForward: options.authorizeForward } : {}),
-    // Without a subscribe policy nothing may be subscribed to: nothing of one device may leak to another.
+    // Devices get nothing from subscribing, and nothing of one device may leak to another.
+    authenticate: options.authenticate,
     authorizeSubscribe: options.authorizeSubscribe ?? ((_client, _sub, callback) => callback(new Error('subscriptions are not offered by this service'))),
+    ...(options.shared ? { mq: options.shared.mq, persistence: options.shared.persistence } : {}),
+    ...(options.authorizeForward ? { authorizeForward: options.authorizeForward } : {}),
   });
+  // aedes reports persistence failures (a Redis outage in cluster mode) as broker errors: log, never crash.
+  (aedes as unknown as NodeJS.EventEmitter).on('error', (err: Error) => log.warn({ err }, 'broker error'));
   aedes.on('client', () => {
     metrics.connectsTotal.inc();
     metrics.connectedClients.inc();
@@ -73,7 +83,20 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
     sockets.add(socket);
     socket.once('close', () => sockets.delete(socket));
     socket.setNoDelay(true);
-    aedes.handle(socket);
+    if (!options.proxyProtocol) {
+      aedes.handle(socket);
+      return;
+    }
+    readProxyHeader(socket, PROXY_HEADER_TIMEOUT_MS).then(
+      (req) => {
+        log.debug({ address: req.connDetails.ipAddress, port: req.connDetails.port }, 'proxied connection');
+        aedes.handle(socket, req as unknown as IncomingMessage);
+      },
+      (err: Error) => {
+        log.debug({ err, peer: socket.remoteAddress }, 'connection refused: PROXY protocol header expected');
+        socket.destroy();
+      },
+    );
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

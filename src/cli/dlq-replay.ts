@@ -9,7 +9,7 @@ import { PutCommand } from '@aws-sdk/lib-dynamodb';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { DecodeLimits } from '../ingest/decode.ts';
 import { decodeTelemetry } from '../ingest/decode.ts';
-import type { DeadLetterRecord } from '../ingest/dead-letter.ts';
+import type { AnyDeadLetterRecord } from '../ingest/dead-letter.ts';
 import { toItem } from '../storage/item.ts';
 import { createDynamoTelemetryStore } from '../storage/telemetry-store.ts';
 import type { TelemetryItem } from '../storage/item.ts';
@@ -48,8 +48,12 @@ async function writeAll(doc: DynamoDBDocumentClient, table: string, items: reado
   }
 }
 
-export async function replayRecord(r: DeadLetterRecord, o: ReplayOptions): Promise<ReplayOutcome> {
+export async function replayRecord(r: AnyDeadLetterRecord, o: ReplayOptions): Promise<ReplayOutcome> {
   const base = { id: r.id, deviceId: r.deviceId };
+  // An oversized payload was kept as a preview with its size and hash: there is nothing to replay.
+  if (!('base64OriginalPayload' in r)) {
+    return { ...base, outcome: 'rejected', reason: 'payload_truncated', message: `only a preview of the ${r.payloadSizeBytes}-byte payload was kept (sha256 ${r.payloadSha256}); it cannot be replayed` };
+  }
   const decoded = decodeTelemetry(Buffer.from(r.base64OriginalPayload, 'base64'), r.deviceId, r.receivedAt, o.limits);
   if (!decoded.ok) {
     if (!o.dryRun && (decoded.reason !== r.reason || decoded.message !== r.errorMessage)) {

@@ -46,6 +46,14 @@ export const serveCommand = defineCommand({
     const stopSignal = io.trapSignals();
     const log = createLogger(config.logLevel);
     log.info({ config: describeConfig(config) }, 'configuration');
+    const { resolveWorkerCount, startPrimary } = await import('../cluster/primary.ts');
+    if (resolveWorkerCount(config.workers) > 1) {
+      const primary = await withHints(startHints(config), () => startPrimary(config, { log, env: io.env }));
+      if (!stopSignal.aborted) await new Promise((resolve) => stopSignal.addEventListener('abort', resolve, { once: true }));
+      log.info({ signal: stopSignal.reason as string }, 'shutting down: every worker flushes its queued readings');
+      await primary.stop();
+      return EXIT.OK;
+    }
     const { startService } = await import('../service.ts');
     const service = await withHints(startHints(config), () => startService(config, { log, env: io.env }));
     if (!stopSignal.aborted) await new Promise((resolve) => stopSignal.addEventListener('abort', resolve, { once: true }));

@@ -59,6 +59,7 @@ export const SERVE_SETTINGS: readonly SettingSpec[] = [
   { key: 'adaptiveFlush', flag: 'adaptive-flush', env: 'ADAPTIVE_FLUSH', kind: 'boolean', help: 'Send a partial batch at once when no write is in flight (low latency when idle; batches fill under load). --no-adaptive-flush: always linger.' },
   { key: 'writeConcurrency', flag: 'write-concurrency', env: 'WRITE_CONCURRENCY', kind: 'string', help: 'BatchWriteItem requests in flight at most (the adaptive limit\'s ceiling).' },
   { key: 'writeConcurrencyMin', flag: 'write-concurrency-min', env: 'WRITE_CONCURRENCY_MIN', kind: 'string', help: 'Floor of the adaptive write concurrency (halved on throttling, never below this; capped at --write-concurrency).' },
+  { key: 'slowWriteMs', flag: 'slow-write-ms', env: 'SLOW_WRITE_MS', kind: 'string', help: 'A BatchWriteItem answered slower than this counts as DynamoDB pushing back: the adaptive write concurrency halves, as on throttling.' },
   { key: 'maxQueuedReadings', flag: 'max-queued-readings', env: 'MAX_QUEUED_READINGS', kind: 'string', help: 'Queue bound in readings; beyond it devices are held (backpressure).' },
   { key: 'maxQueuedBytes', flag: 'max-queued-bytes', env: 'MAX_QUEUED_BYTES', kind: 'string', help: 'Queue bound in bytes; beyond it devices are held (backpressure).' },
   { key: 'maxHoldMs', flag: 'max-hold-ms', env: 'MAX_HOLD_MS', kind: 'string', help: 'Longest a message waits for queue space before its connection is closed unacknowledged.' },
@@ -78,8 +79,11 @@ export const SERVE_SETTINGS: readonly SettingSpec[] = [
   { key: 'liveMaxSubscribers', flag: 'live-max-subscribers', env: 'LIVE_MAX_SUBSCRIBERS', kind: 'string', help: 'Server-Sent Events streams open at once (beyond: 503).' },
   { key: 'liveStreamMaxEventsPerSecond', flag: 'live-stream-max-events-per-second', env: 'LIVE_STREAM_MAX_EVENTS_PER_SECOND', kind: 'string', help: 'Rate bound of the all-devices stream GET /stream, per client (beyond: skipped, counted).' },
   { key: 'liveMaxBufferedBytes', flag: 'live-max-buffered-bytes', env: 'LIVE_MAX_BUFFERED_BYTES', kind: 'string', help: 'Unsent bytes a live subscriber (SSE or MQTT) may have before its readings are skipped.' },
-  { key: 'applications', flag: 'applications', env: 'MQTT_APPLICATIONS', kind: 'string', secret: true, help: 'Application credentials name:secret[,name:secret]: MQTT clients with this username/password get the application role.' },
   { key: 'apiToken', flag: 'api-token', env: 'API_TOKEN', kind: 'string', secret: true, help: 'Bearer token required by the HTTP API and console data (not /healthz, /readyz). Unset: open.' },
+  { key: 'workers', flag: 'workers', env: 'WORKERS', kind: 'string', help: 'Broker processes on this machine sharing the listeners (node:cluster); auto = one per core. Metrics and /readyz cover all of them.' },
+  { key: 'proxyProtocol', flag: 'proxy-protocol', env: 'MQTT_PROXY_PROTOCOL', kind: 'boolean', help: 'The MQTT listener expects a PROXY protocol v1/v2 header (HAProxy send-proxy-v2) and takes the device address from it. Only behind a balancer.' },
+  { key: 'clusterRedisUrl', flag: 'cluster', env: 'CLUSTER_REDIS_URL', kind: 'string', secret: true, help: 'Cluster mode: redis://host:port shared by replicas for cross-node MQTT delivery and persistent sessions (mqemitter-redis, aedes-persistence-redis).' },
+  { key: 'applications', flag: 'application', env: 'MQTT_APPLICATIONS', kind: 'string', secret: true, help: 'Application credentials, name:secret[,name:secret...]: an MQTT client connecting with that username and password may subscribe to any device\'s telemetry.' },
   { key: 'logLevel', flag: 'log-level', env: 'LOG_LEVEL', kind: 'string', help: 'fatal, error, warn, info, debug, trace or silent.' },
 ];
 
@@ -108,6 +112,7 @@ export const serveConfigSchema = z
     adaptiveFlush: bool.default(true),
     writeConcurrency: int(z.number().positive().max(256)).default(16),
     writeConcurrencyMin: int(z.number().positive().max(256)).default(2),
+    slowWriteMs: positiveInt.default(1_000),
     maxQueuedReadings: positiveInt.default(20_000),
     maxQueuedBytes: positiveInt.default(64 * 1024 * 1024),
     maxHoldMs: positiveInt.default(30_000),
@@ -127,8 +132,11 @@ export const serveConfigSchema = z
     liveMaxSubscribers: int(z.number().min(1).max(100_000)).default(100),
     liveStreamMaxEventsPerSecond: int(z.number().min(1).max(100_000)).default(200),
     liveMaxBufferedBytes: int(z.number().min(1024).max(1024 * 1024 * 1024)).default(1024 * 1024),
-    applications: z.string().optional(),
     apiToken: z.string().min(16, 'must be at least 16 characters').optional(),
+    workers: z.union([z.literal('auto'), int(z.number().min(1).max(256))]).default(1),
+    proxyProtocol: bool.default(false),
+    clusterRedisUrl: z.url({ protocol: /^rediss?$/, error: 'must be a redis:// or rediss:// URL' }).optional(),
+    applications: z.string().regex(/^[^:,\s]+:[^,\s]+(,[^:,\s]+:[^,\s]+)*$/, 'must be name:secret pairs separated by commas').optional(),
     logLevel: z.enum(LOG_LEVELS).default('info'),
   })
   .superRefine((c, ctx) => {
@@ -137,12 +145,6 @@ export const serveConfigSchema = z
     }
     if (c.maxPayloadBytes * 2 > c.maxQueuedBytes) {
       ctx.addIssue({ code: 'custom', path: ['maxQueuedBytes'], message: `must be at least twice maxPayloadBytes (${c.maxPayloadBytes})` });
-    }
-    for (const entry of (c.applications ?? '').split(',').filter((e) => e.trim() !== '')) {
-      if (!/^[A-Za-z0-9_.-]{1,64}:.{8,}$/.test(entry.trim())) {
-        ctx.addIssue({ code: 'custom', path: ['applications'], message: 'each entry must be name:secret (name 1-64 chars of [A-Za-z0-9_.-], secret at least 8 characters)' });
-        break;
-      }
     }
     if ([c.tableName, c.dlqTableName, c.devicesTableName].includes(c.commandsTableName)) {
       ctx.addIssue({ code: 'custom', path: ['commandsTableName'], message: 'must differ from the telemetry, dead-letter and devices tables' });

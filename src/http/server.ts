@@ -19,7 +19,7 @@ export interface HttpOptions {
   readonly port: number;
   readonly registry: Registry;
   readonly isReady: () => boolean;
-  /** What /readyz reports beside its status (the store's state, the embedded store's pid). */
+  /** What /readyz reports beside its status (the store's state, the embedded store's pid, cluster mode's Redis state). */
   readonly readinessDetail?: () => Record<string, unknown>;
   readonly doc: DynamoDBDocumentClient;
   readonly tableName: string;

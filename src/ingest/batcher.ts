@@ -4,8 +4,9 @@
 // adaptive concurrency limit has room. Readings with the same (deviceId, ts) inside one batch are
 // merged, last one wins. Bounds and backpressure are the admission gate's (admission.ts), per-message
 // accounting the ticket book's (tickets.ts); the store is only a ReadingSink (sink.ts).
+import type { Registry } from 'prom-client';
 import { IngestError } from '../errors.ts';
-import type { Metrics } from '../metrics/registry.ts';
+import type { BatcherMetrics } from './batcher-metrics.ts';
 import { AdmissionGate } from './admission.ts';
 import { AimdLimit, registerConcurrencyMetrics } from './concurrency.ts';
 import { readingKey } from './reading.ts';
@@ -57,12 +58,13 @@ export class Batcher {
   constructor(
     private readonly options: BatcherOptions,
     private readonly sink: ReadingSink,
-    private readonly metrics: Metrics,
+    private readonly metrics: BatcherMetrics & { readonly registry: Registry },
     private readonly onRejected: RejectedHandler,
   ) {
     this.gate = new AdmissionGate(options, () => metrics.backpressureWaitsTotal.inc());
     this.concurrency = new AimdLimit({ min: Math.min(options.writeConcurrencyMin ?? 1, options.writeConcurrency), max: options.writeConcurrency });
     registerConcurrencyMetrics(metrics.registry, this.concurrency);
+    metrics.bindQueueState(() => this.stats());
     metrics.queueCapacityReadings.set(options.maxQueuedReadings);
     metrics.queueCapacityBytes.set(options.maxQueuedBytes);
   }

@@ -54,6 +54,7 @@ export class DeadLetterWriter {
   private failed = 0;
   private readonly summaryTimer: NodeJS.Timeout;
   private readonly own: DeadLetterMetrics;
+  private readonly stopRetrying = new AbortController();
 
   constructor(
     private readonly doc: DynamoDBDocumentClient,
@@ -81,9 +82,14 @@ export class DeadLetterWriter {
     return { admitted, settled: this.track(admitted.then(() => this.run(input))) };
   }
 
-  /** Waits for the writes in progress and waiting (shutdown). */
-  async flush(): Promise<void> {
+  /**
+   * Waits for the writes in progress and waiting (shutdown). After `deadlineMs` their retries stop:
+   * what is still unwritten is given up (counted and logged as failures), not waited for.
+   */
+  async flush(deadlineMs = Number.POSITIVE_INFINITY): Promise<void> {
+    const timer = Number.isFinite(deadlineMs) ? setTimeout(() => this.stopRetrying.abort(), deadlineMs).unref() : undefined;
     while (this.pending.size > 0) await Promise.all([...this.pending]);
+    clearTimeout(timer);
     clearInterval(this.summaryTimer);
     this.summarise();
   }
@@ -121,7 +127,7 @@ export class DeadLetterWriter {
             throw toStoreError(err);
           }
         },
-        { budgetMs: this.options.retryBudgetMs, ...(this.options.backoff ? { backoff: this.options.backoff } : {}) },
+        { budgetMs: this.options.retryBudgetMs, signal: this.stopRetrying.signal, ...(this.options.backoff ? { backoff: this.options.backoff } : {}) },
       );
     } catch (err) {
       return this.giveUp(record, record.reason, err, attempts);

@@ -47,7 +47,6 @@ export interface LiveHubOptions {
   readonly retentionDays: number | undefined;
   readonly maxBufferedBytes: number;
   readonly metrics: LiveMetrics;
-  readonly emitter?: BrokerEmitter | undefined;
   readonly now?: () => number;
 }
 
@@ -55,6 +54,7 @@ export class LiveHub {
   private readonly subscribers = new Map<LiveSubscriber, State>();
   private readonly now: () => number;
   private storedCount = 0;
+  private emitter: BrokerEmitter | undefined;
   private readonly onShared = (packet: EmitterPacket, done: () => void): void => {
     done();
     if (this.subscribers.size === 0) return;
@@ -67,7 +67,12 @@ export class LiveHub {
   constructor(private readonly o: LiveHubOptions) {
     this.metrics = o.metrics;
     this.now = o.now ?? Date.now;
-    o.emitter?.on(STORED_TOPIC, this.onShared);
+  }
+
+  /** Cluster mode: stored batches travel through the broker's shared emitter to every replica's hub. */
+  shareThrough(emitter: BrokerEmitter): void {
+    this.emitter = emitter;
+    emitter.on(STORED_TOPIC, this.onShared);
   }
 
   add(subscriber: LiveSubscriber): () => void {
@@ -89,9 +94,9 @@ export class LiveHub {
   /** Called with each stored batch, in order. */
   publish(readings: readonly Reading[]): void {
     this.storedCount += readings.length;
-    if (this.o.emitter) {
+    if (this.emitter) {
       const items = readings.map((r) => toItem(r, this.o.retentionDays));
-      this.o.emitter.emit({ topic: STORED_TOPIC, payload: Buffer.from(JSON.stringify(items)) });
+      this.emitter.emit({ topic: STORED_TOPIC, payload: Buffer.from(JSON.stringify(items)) });
       return;
     }
     if (this.subscribers.size === 0) return;
@@ -99,7 +104,7 @@ export class LiveHub {
   }
 
   close(): void {
-    this.o.emitter?.removeListener(STORED_TOPIC, this.onShared);
+    this.emitter?.removeListener(STORED_TOPIC, this.onShared);
     this.subscribers.clear();
   }
 

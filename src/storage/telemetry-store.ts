@@ -1,6 +1,7 @@
-// The storage seam: one BatchWriteItem attempt against one table. The writer owns retries; this
-// only speaks DynamoDB. Tests and benchmarks point it at dynalite, DynamoDB Local, a fault-injecting
-// proxy or a do-nothing endpoint through the same code.
+// The item-object storage interface: one BatchWriteItem attempt with items as plain objects (the
+// SDK marshals them). The pipeline writes through the faster wire-JSON BatchTransport
+// (src/storage/dynamodb/transport.ts); this interface serves tools (dlq replay) and tests with
+// in-memory stores, and `transportFromStore` adapts it to the sink.
 import { BatchWriteCommand } from '@aws-sdk/lib-dynamodb';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { TelemetryItem } from './item.ts';

@@ -487,6 +487,29 @@ describe('Batcher + BatchWriter', () => {
     await batcher.drain();
   });
 
+  it('a rejected-reading handler that throws or rejects still settles the message, once per reading', async () => {
+    for (const handler of [async (): Promise<void> => { throw new Error('dead-letter down'); }, (): Promise<void> => { throw new Error('sync throw'); }]) {
+      const store = new MemoryStore();
+      const metrics = createMetrics({ defaultMetrics: false });
+      const sink = new DynamoDbSink(transportFromStore(store), metrics, { retentionDays: undefined, writeTimeoutMs: 500 });
+      let calls = 0;
+      const batcher = new Batcher({ ...DEFAULTS, lingerMs: 0 }, sink, metrics, () => {
+        calls++;
+        return handler();
+      });
+      store.behaviour = () => {
+        throw Object.assign(new Error('bad'), { name: 'ValidationException', $fault: 'client', $metadata: { httpStatusCode: 400 } });
+      };
+      const sub = await batcher.submit([reading('d', 1), reading('d', 2)]);
+      const s = state(sub.stored);
+      await waitFor(() => s.settled, 'message settles although the handler failed');
+      expect(s.value).toEqual({ stored: 0, rejected: 2 });
+      expect(calls).toBe(2);
+      await batcher.drain();
+      expect(batcher.stats().outstandingReadings).toBe(0);
+    }
+  });
+
   it('stats report the oldest reading age across queue and in-flight requests', async () => {
     const { store, batcher } = rig({ lingerMs: 0, writeConcurrency: 1, batchSize: 1 });
     store.hold();

@@ -5,7 +5,7 @@
 // item that cannot be encoded) down by splitting the batch so that only that reading is rejected.
 // Partial failure is a result, not an exception.
 import type { Logger } from 'pino';
-import type { Metrics, RequestOutcome, RetryReason } from '../../metrics/registry.ts';
+import type { RequestOutcome, RetryReason, WriteMetrics } from './metrics.ts';
 import { IngestError } from '../../errors.ts';
 import { StoreError, toStoreError } from '../errors.ts';
 import { retry } from '../../retry.ts';
@@ -21,6 +21,8 @@ export interface DynamoSinkOptions {
   /** Retry budget of one batch, from its first attempt. */
   readonly writeTimeoutMs: number;
   readonly backoff?: BackoffPolicy;
+  /** A request answered slower than this counts as the store pushing back (rising latency); default: never. */
+  readonly slowRequestMs?: number;
 }
 
 const OPERATION = 'BatchWriteItem';
@@ -47,7 +49,7 @@ interface Encoded {
 export class DynamoDbSink implements ReadingSink {
   constructor(
     private readonly transport: BatchTransport,
-    private readonly metrics: Metrics,
+    private readonly metrics: WriteMetrics,
     private readonly options: DynamoSinkOptions,
     private readonly log?: Logger,
   ) {}
@@ -91,7 +93,8 @@ export class DynamoDbSink implements ReadingSink {
             this.observeFailure(started, e);
             throw e;
           }
-          this.observeRequest(started, out.unprocessedKeys.length > 0 ? 'partial' : 'ok', pending.length, out.consumedCapacityUnits);
+          const tookMs = this.observeRequest(started, out.unprocessedKeys.length > 0 ? 'partial' : 'ok', pending.length, out.consumedCapacityUnits);
+          if (tookMs > (this.options.slowRequestMs ?? Infinity)) result.pushedBack = true;
           if (out.unprocessedKeys.length === 0) {
             for (const e of pending) result.stored.push(e.reading);
             return;
@@ -149,11 +152,14 @@ export class DynamoDbSink implements ReadingSink {
     result.failure ??= err instanceof Error ? err : new Error(String(err));
   }
 
-  private observeRequest(started: number, outcome: RequestOutcome, size: number, capacity: number): void {
+  /** Records one answered request; returns its duration in ms. */
+  private observeRequest(started: number, outcome: RequestOutcome, size: number, capacity: number): number {
     const m = this.metrics;
-    m.dynamodbRequestDurationSeconds.observe({ operation: OPERATION, outcome }, (performance.now() - started) / 1000);
+    const tookMs = performance.now() - started;
+    m.dynamodbRequestDurationSeconds.observe({ operation: OPERATION, outcome }, tookMs / 1000);
     m.batchSizeReadings.observe(size);
     if (capacity > 0) m.consumedWriteCapacityUnitsTotal.inc({ table: this.transport.tableName }, capacity);
+    return tookMs;
   }
 
   private observeFailure(started: number, e: StoreError): void {

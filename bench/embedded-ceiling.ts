@@ -1,0 +1,78 @@
+// Reference point "embedded-ceiling": what the embedded store itself can take. Starts dynalite the
+// way the service does (src/storage/embedded.ts: child process, data on disk), pre-builds
+// BatchWriteItem bodies of 25 items (the bench's thermostat reading, distinct keys, encoded once
+// before the clock starts) and posts them with a direct client (the project's signed HTTP
+// transport, keep-alive) at a fixed concurrency, no broker. Forked by bench/run.ts with
+// <data-dir> <warmup-s> <duration-s> <concurrency>; reports items stored per second over IPC.
+import { pino } from 'pino';
+import { startEmbeddedDynamo } from '../src/storage/embedded.ts';
+import { createHttpTransport } from '../src/storage/dynamodb/http-transport.ts';
+import { batchWriteBody, encodeItem } from '../src/storage/dynamodb/wire.ts';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { ensureTable, telemetryTableSpec } from '../src/storage/tables.ts';
+import { toParent } from './ipc.ts';
+
+const TABLE = 'telemetry';
+const BODIES = 4_000;
+const [dataDir, warmupArg, durationArg, concurrencyArg] = process.argv.slice(2);
+if (!dataDir) throw new Error('usage: embedded-ceiling.ts <data-dir> <warmup-s> <duration-s> <concurrency>');
+const warmupS = Number(warmupArg ?? 3);
+const durationS = Number(durationArg ?? 10);
+const concurrency = Number(concurrencyArg ?? 16);
+
+try {
+  const log = pino({ level: 'warn' });
+  const embedded = await startEmbeddedDynamo({ port: 0, dataDir, log });
+  const client = new DynamoDBClient({ endpoint: embedded.endpoint, region: 'us-east-1', credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
+  await ensureTable(client, telemetryTableSpec(TABLE), { create: true, log });
+  client.destroy();
+  const transport = await createHttpTransport({ endpoint: embedded.endpoint, region: 'us-east-1', maxSockets: concurrency }, TABLE);
+
+  const receivedAt = Date.now();
+  const bodies: string[] = [];
+  for (let b = 0; b < BODIES; b++) {
+    const items: string[] = [];
+    for (let i = 0; i < 25; i++) {
+      const n = b * 25 + i;
+      items.push(encodeItem({
+        deviceId: `bench-${n % 200}`, ts: 1_732_480_000_000 + Math.floor(n / 200), receivedAt, sizeBytes: 200,
+        attributes: { temperature: 18 + (n % 700) / 100, humidity: 30 + ((n * 7) % 3000) / 100, battery: 87, rssi: -67, firmware: '2.4.1', mode: 'heat', setpoint: 21.5, heating: true, status: 'ok' },
+      }, undefined));
+    }
+    bodies.push(batchWriteBody(TABLE, items));
+  }
+
+  let next = 0;
+  let stored = 0;
+  let failed = 0;
+  let running = true;
+  const worker = async (): Promise<void> => {
+    while (running) {
+      const body = bodies[next++ % BODIES] as string;
+      try {
+        const out = await transport.sendBody(body);
+        stored += 25 - out.unprocessedKeys.length;
+      } catch {
+        failed++;
+      }
+    }
+  };
+  const workers = Array.from({ length: concurrency }, () => worker());
+  await new Promise((resolve) => setTimeout(resolve, warmupS * 1000));
+  const startStored = stored;
+  const started = performance.now();
+  const cpuStart = process.cpuUsage();
+  await new Promise((resolve) => setTimeout(resolve, durationS * 1000));
+  const elapsedS = (performance.now() - started) / 1000;
+  const measured = stored - startStored;
+  const cpu = process.cpuUsage(cpuStart);
+  running = false;
+  await Promise.all(workers);
+  await transport.close();
+  await embedded.stop();
+  toParent({ type: 'ceiling', storedPerS: measured / elapsedS, failed, clientCpuCores: (cpu.user + cpu.system) / 1e6 / elapsedS, concurrency });
+  process.disconnect?.();
+} catch (err) {
+  toParent({ type: 'error', message: (err as Error).message });
+  process.exit(1);
+}

@@ -1,0 +1,140 @@
+// `node --import tsx bench/profile.ts [--root DIR] [--seconds S] [--out DIR]`: CPU profile of the
+// service under the bench's saturating load, per component, in µs of CPU per stored reading.
+// Starts the do-nothing DynamoDB endpoint, runs `iot-ingest serve` from --root (default: this
+// checkout; point it at another checkout to profile that revision) with `--cpu-prof` (one profile
+// per thread: the broker's main thread and the writer thread), drives it with the raw-socket
+// generator for --seconds, reads the stored counter, stops it with SIGTERM (profiles are written at
+// exit) and sums each profile's self time by component over the load window only (start-up, with
+// its TypeScript compilation, and the shutdown drain are left out), divided by the readings stored
+// in that window.
+import { spawn } from 'node:child_process';
+import { mkdirSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { REPO_ROOT, forkBench, stopAll } from './children.ts';
+import { waitForMessage } from './ipc.ts';
+import { metricSum } from './scenarios.ts';
+
+const { values } = parseArgs({ options: { root: { type: 'string' }, seconds: { type: 'string', default: '10' }, out: { type: 'string', default: join(REPO_ROOT, 'bench/results/profile') } } });
+const root = resolve(values.root ?? REPO_ROOT);
+const out = resolve(values.out ?? '');
+rmSync(out, { recursive: true, force: true });
+mkdirSync(out, { recursive: true });
+
+interface ProfileNode {
+  readonly id: number;
+  readonly callFrame: { readonly functionName: string; readonly url: string };
+}
+interface CpuProfile {
+  readonly startTime: number;
+  readonly endTime: number;
+  readonly nodes: ProfileNode[];
+  readonly samples: number[];
+  readonly timeDeltas: number[];
+}
+
+const COMPONENTS: [string, (url: string, fn: string) => boolean][] = [
+  ['GC', (_u, f) => f === '(garbage collector)'],
+  ['idle', (_u, f) => f === '(idle)'],
+  ['(program: native, JIT)', (_u, f) => f === '(program)'],
+  ['aedes (+ packet, persistence, mqemitter)', (u) => /node_modules\/(aedes|mqemitter|fastfall|fastparallel|fastseries|reusify|retimer|hyperid)/.test(u)],
+  ['mqtt-packet (parse, PUBACK writes)', (u) => /node_modules\/(mqtt-packet|bl|process-nextick|readable-stream)/.test(u)],
+  ['decode (JSON, validation)', (u) => /src\/ingest\/(decode|exact-numbers)/.test(u)],
+  ['publish hook', (u) => /src\/broker\/publish-hook/.test(u)],
+  ['broker (other)', (u) => /src\/broker\//.test(u)],
+  ['batcher (gate, tickets, batcher)', (u) => /src\/ingest\/(batcher|admission|tickets|concurrency)/.test(u)],
+  ['item building / wire encoding', (u) => /src\/storage\/(item|dynamodb\/wire)/.test(u)],
+  ['sink / writer (retries, result)', (u) => /src\/(storage\/dynamodb\/sink|ingest\/writer|retry)/.test(u)],
+  ['store transport (our HTTP, worker glue)', (u) => /src\/storage\/(dynamodb\/(transport|http-transport)|worker-store|store-worker|telemetry-store)/.test(u)],
+  ['SigV4 (@smithy/signature-v4)', (u) => /signature-v4/.test(u)],
+  ['AWS SDK (client, middleware, serde)', (u) => /node_modules\/(@aws-sdk|@smithy|@aws-crypto|fast-xml|bowser|tslib)/.test(u)],
+  ['prom-client', (u) => /prom-client/.test(u)],
+  ['p-limit / yocto-queue', (u) => /p-limit|yocto-queue/.test(u)],
+  ['pino (logs)', (u) => /pino|sonic-boom/.test(u)],
+  ['node: net, http, streams', (u) => /^node:(net|http|_http|stream|internal\/(stream|net|http|streams|js_stream))|node:internal\/(stream_base|streams|net|http)/.test(u) || /internal\/(streams|stream_base_commons|net|http)/.test(u)],
+  ['node: worker messaging, structured clone', (u) => /worker|messageport|per_context\/messageport/.test(u)],
+  ['node: timers, promises, microtasks', (u) => /internal\/(timers|process\/task_queues|process\/promises|async_hooks)/.test(u)],
+  ['V8 builtins (JSON, Map, Array, String...)', (u) => u === ''],
+];
+
+/** Self time by component of the samples taken between `fromUsBeforeEnd` and `toUsBeforeEnd` before the profile's end. */
+function summarise(profile: CpuProfile, fromUsBeforeEnd: number, toUsBeforeEnd: number): Map<string, number> {
+  const byId = new Map<number, ProfileNode>();
+  for (const n of profile.nodes) byId.set(n.id, n);
+  const selfUs = new Map<number, number>();
+  const from = profile.endTime - fromUsBeforeEnd;
+  const to = profile.endTime - toUsBeforeEnd;
+  let t = profile.startTime;
+  for (let i = 0; i < profile.samples.length; i++) {
+    const delta = profile.timeDeltas[i] ?? 0;
+    t += delta;
+    if (t < from || t > to) continue;
+    const id = profile.samples[i] as number;
+    selfUs.set(id, (selfUs.get(id) ?? 0) + delta);
+  }
+  const out = new Map<string, number>();
+  for (const [id, us] of selfUs) {
+    const { url, functionName } = (byId.get(id) as ProfileNode).callFrame;
+    const hit = COMPONENTS.find(([, test]) => test(url, functionName));
+    const name = hit?.[0] ?? 'other JS';
+    out.set(name, (out.get(name) ?? 0) + us);
+  }
+  return out;
+}
+
+try {
+  const nullDynamo = forkBench('null-dynamo', './null-dynamo.ts', []);
+  const { port: dynamoPort } = await waitForMessage(nullDynamo.proc, 'ready', 60_000, 'null-dynamo');
+  const serve = spawn(process.execPath, ['--cpu-prof', `--cpu-prof-dir=${out}`, join(root, 'bin/iot-ingest.js'), 'serve', '--mqtt-host', '127.0.0.1', '--mqtt-port', '0', '--http-host', '127.0.0.1', '--http-port', '0', '--dynamodb-endpoint', `http://127.0.0.1:${dynamoPort}`, '--log-level', 'info'], {
+    cwd: root,
+    env: { ...process.env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const ports = await new Promise<{ mqttPort: number; httpPort: number }>((resolveReady, reject) => {
+    let buf = '';
+    // Logs go to stdout or stderr depending on the revision: watch both, keep only a tail.
+    const onLog = (c: Buffer): void => {
+      buf = (buf + c.toString()).slice(-20_000);
+      const line = buf.split('\n').find((l) => l.includes('"iot-ingest ready"'));
+      if (line) resolveReady(JSON.parse(line) as { mqttPort: number; httpPort: number });
+    };
+    serve.stdout.on('data', onLog);
+    serve.stderr.on('data', onLog);
+    serve.once('exit', () => reject(new Error('serve exited before ready')));
+  });
+  const seconds = Number(values.seconds);
+  const storedAt = async (): Promise<{ stored: number; requests: number }> => {
+    const text = await (await fetch(`http://127.0.0.1:${ports.httpPort}/metrics`)).text();
+    return { stored: metricSum(text, 'iot_ingest_readings_stored_total') ?? 0, requests: metricSum(text, 'iot_ingest_batch_size_readings_count') ?? 0 };
+  };
+  const before = await storedAt();
+  const loadStart = performance.now();
+  const load = spawn(process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'bench/load.ts'), '--port', String(ports.mqttPort), '--seconds', String(seconds)], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
+  let loadOut = '';
+  load.stdout.on('data', (c: Buffer) => (loadOut += c.toString()));
+  await new Promise((r) => load.once('exit', r));
+  const loadEnd = performance.now();
+  const after = await storedAt();
+  serve.kill('SIGTERM');
+  await new Promise((r) => serve.once('exit', r));
+  const exitAt = performance.now();
+  const stored = after.stored - before.stored;
+  const requests = after.requests - before.requests;
+  await nullDynamo.stop();
+  const files = readdirSync(out).filter((f) => f.endsWith('.cpuprofile')).sort();
+  process.stdout.write(`profile of ${root} · ${new Date().toISOString()} · ${stored} readings stored in the ${((loadEnd - loadStart) / 1000).toFixed(1)} s load window, ${(stored / Math.max(1, requests)).toFixed(1)} per request · generator: ${loadOut.trim().slice(0, 200)}\n`);
+  const perThread = files.map((f) => ({ file: f, parts: summarise(JSON.parse(readFileSync(join(out, f), 'utf8')) as CpuProfile, (exitAt - loadStart) * 1000, (exitAt - loadEnd) * 1000) }));
+  const names = [...new Set(perThread.flatMap((t) => [...t.parts.keys()]))];
+  const busy = (t: { parts: Map<string, number> }): number => [...t.parts].filter(([k]) => k !== 'idle').reduce((a, [, v]) => a + v, 0);
+  // File names carry the thread id: CPU.<date>.<time>.<pid>.<tid>.<seq>.cpuprofile (tid 0 = main thread).
+  const label = (f: string): string => (f.split('.')[4] === '0' ? 'main' : `thread ${f.split('.')[4]}`);
+  const all = (name: string): number => perThread.reduce((a, t) => a + (t.parts.get(name) ?? 0), 0);
+  process.stdout.write(`\n| component (µs CPU per reading) | ${perThread.map((t) => label(t.file)).join(' | ')} | all threads |\n|---|${perThread.map(() => '---:').join('|')}|---:|\n`);
+  for (const name of names.filter((n) => n !== 'idle').sort((a, b) => all(b) - all(a))) {
+    process.stdout.write(`| ${name} | ${perThread.map((t) => ((t.parts.get(name) ?? 0) / stored).toFixed(2)).join(' | ')} | ${(all(name) / stored).toFixed(2)} |\n`);
+  }
+  process.stdout.write(`| **busy total** | ${perThread.map((t) => (busy(t) / stored).toFixed(2)).join(' | ')} | ${(perThread.reduce((a, t) => a + busy(t), 0) / stored).toFixed(2)} |\n`);
+  process.stdout.write(`(threads: ${files.join(', ')})\n`);
+} finally {
+  await stopAll();
+}
