@@ -8,7 +8,7 @@ import mqttPacket from 'mqtt-packet';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startDynalite, waitFor } from './helpers/dynamo-servers.ts';
 import type { DynamoServer } from './helpers/dynamo-servers.ts';
-import { metricValue, scrape, startTestService } from './helpers/service.ts';
+import { metricValue, runCli, scrape, startTestService } from './helpers/service.ts';
 import type { TestService } from './helpers/service.ts';
 
 const FLUSH_MS = 200;
@@ -79,6 +79,20 @@ describe('presence', () => {
     }, { timeoutMs: 1_500 + SHOWS_WITHIN_MS, message: 'keepalive timeout not shown' });
     expect(gone.disconnectReason).toBe('keepalive');
     socket.destroy();
+  });
+
+  it('shows the same through `iot-ingest devices` (a process)', async () => {
+    const c = await connectAsync(svc.mqttUrl, { clientId: 'p-cli', reconnectPeriod: 0 });
+    clients.push(c);
+    await waitFor(async () => (await getDevice(svc, 'p-cli'))?.online === true, { timeoutMs: SHOWS_WITHIN_MS });
+    const list = await runCli(['devices', 'list', '--online', 'true', '--json', '--url', svc.httpUrl]);
+    expect(list.stderr).toBe('');
+    expect(list.code).toBe(0);
+    const online = list.stdout.trim().split('\n').map((l) => JSON.parse(l) as { deviceId: string; online: boolean });
+    expect(online.map((d) => d.deviceId)).toEqual(['p-cli']);
+    const show = await runCli(['devices', 'show', 'p-1', '--json', '--url', svc.httpUrl]);
+    expect(show.code).toBe(0);
+    expect(JSON.parse(show.stdout)).toMatchObject({ deviceId: 'p-1', online: false, lastReading: { deviceId: 'p-1', temperature: 21.5 } });
   });
 
   it('rejects bad list parameters with a 400 naming them', async () => {
