@@ -20,6 +20,11 @@ export const ERROR_CODES = [
   /** A retry loop was stopped by its AbortSignal. */
   'ABORTED',
   'SHUTTING_DOWN',
+  'RATE_LIMITED',
+  'LIMIT_EXCEEDED',
+  'PROTOCOL_VIOLATION',
+  'AUTH_FAILED',
+  'TLS_CONFIG',
   'PROXY_HEADER_INVALID',
   'WORKER_FAILED',
 ] as const;

@@ -4,6 +4,7 @@ import { runCli } from './cli/registry.ts';
 import { EXIT } from './cli/exit-codes.ts';
 import cluster from 'node:cluster';
 import { isPrimaryMessage } from './cluster/messages.ts';
+import { reloadTlsEverywhere } from './broker/tls-reload.ts';
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
@@ -31,6 +32,10 @@ function trapSignals(): AbortSignal {
   process.on('SIGTERM', onSignal);
   return c.signal;
 }
+
+// SIGHUP (serve, and each broker process of --workers): re-read the TLS certificate files; new
+// handshakes use them, live connections stay.
+if (cluster.isWorker || process.argv[2] === 'serve') process.on('SIGHUP', reloadTlsEverywhere);
 
 if (cluster.isWorker) {
   // A broker process of `serve --workers N`, forked by the primary (src/cluster/primary.ts).

@@ -25,6 +25,8 @@ import { devicesTableSpec } from './presence/table.ts';
 import { PresenceTracker } from './presence/tracker.ts';
 import { startBroker } from './broker/server.ts';
 import type { RunningBroker } from './broker/server.ts';
+import type { ListenerName } from './broker/limits/limit-metrics.ts';
+import type { DeviceAllowed } from './broker/auth/mtls.ts';
 import { createPublishHook } from './broker/publish-hook.ts';
 import { telemetryTopic } from './broker/topic.ts';
 import type { ServeConfig } from './config/schema.ts';
@@ -64,14 +66,20 @@ export interface ServiceDeps {
   readonly store?: TelemetryStore;
   /** Replaces the whole telemetry sink (a file, a fan-out); the broker and the batcher do not change. */
   readonly sink?: ReadingSink;
+  /** Registry check for mtls devices (exists, not revoked); the device registry provides it. */
+  readonly deviceAllowed?: DeviceAllowed;
 }
 
 export interface RunningService {
   readonly mqttPort: number;
+  /** Port of each enabled MQTT listener (tcp, tls, ws, wss). */
+  readonly mqttPorts: Readonly<Partial<Record<ListenerName, number>>>;
   readonly httpPort: number;
   readonly dynamodbEndpoint: string | undefined;
   readonly metrics: Metrics;
   isReady(): boolean;
+  /** Re-reads the TLS certificate files (SIGHUP); live connections stay. Throws if a file is bad. */
+  reloadTls(): void;
   /** What /readyz shows beside the status (cluster mode: whether cross-node delivery works). */
   readinessDetail(): Record<string, unknown>;
   /** Graceful stop: not ready, stop accepting, flush, finish writes, close. Idempotent. */
@@ -204,10 +212,10 @@ export async function startService(config: ServeConfig, deps: ServiceDeps): Prom
     const commandsTable = new CommandsTable(clients.doc, config.commandsTableName, () => commandMetrics.tableWrites.inc());
     const commands = new CommandService(commandsTable, (deviceId) => dispatcher?.announce(deviceId), commandMetrics);
     broker = await startBroker({
-      host: config.mqttHost,
-      port: config.mqttPort,
+      config,
       metrics,
       log: log.child({ component: 'broker' }),
+      deviceAllowed: deps.deviceAllowed,
       authenticate: createAuthenticate(parseApplications(config.applications)),
       authorizeSubscribe: createAuthorizeSubscribe(metrics.registry, log.child({ component: 'broker' })),
       proxyProtocol: config.proxyProtocol,
@@ -217,16 +225,8 @@ export async function startService(config: ServeConfig, deps: ServiceDeps): Prom
         return allowed && forwardGuard(client, allowed);
       },
       onDisconnect: (client, reason) => presenceHooks?.onDisconnect(client, reason),
-      authorizePublish: (markDisconnectReason) =>
-        createPublishHook({
-          ackMode: config.ackMode,
-          limits: config,
-          batcher,
-          deadLetter,
-          metrics,
-          markDisconnectReason,
-          commands,
-        }),
+      authorizePublish: (markDisconnectReason, rateStep) =>
+        createPublishHook({ ackMode: config.ackMode, limits: config, batcher, deadLetter, metrics, markDisconnectReason, rateStep, commands }),
     });
     dispatcher = new CommandDispatcher({ aedes: broker.aedes, table: commandsTable, metrics: commandMetrics, replica, log: log.child({ component: 'commands' }) });
     dispatcher.attach();
@@ -242,7 +242,7 @@ export async function startService(config: ServeConfig, deps: ServiceDeps): Prom
       ...consoleRoutes(),
     );
     ready = true;
-    log.info({ mqttPort: broker.port, httpPort: http.port, dynamodbEndpoint: endpoint ?? 'aws', table: config.tableName, ackMode: config.ackMode }, 'iot-ingest ready');
+    log.info({ mqttPort: broker.port, mqttPorts: broker.ports, httpPort: http.port, dynamodbEndpoint: endpoint ?? 'aws', table: config.tableName, ackMode: config.ackMode }, 'iot-ingest ready');
 
     const runningBroker = broker;
     const runningHttp = http;
@@ -278,10 +278,12 @@ export async function startService(config: ServeConfig, deps: ServiceDeps): Prom
     };
     return {
       mqttPort: broker.port,
+      mqttPorts: broker.ports,
       httpPort: http.port,
       dynamodbEndpoint: endpoint,
       metrics,
       isReady,
+      reloadTls: () => runningBroker.reloadTls(),
       readinessDetail,
       stop: () => (stopping ??= stop()),
     };

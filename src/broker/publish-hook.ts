@@ -13,6 +13,7 @@ import type { Metrics } from '../metrics/registry.ts';
 import { handleCommandPublish } from './command-publish.ts';
 import type { CommandPublishHandler } from './command-publish.ts';
 import { parseTelemetryTopic } from './topic.ts';
+import type { RateStep } from './limits/rate-step.ts';
 
 export type PublishCallback = (error?: Error | null) => void;
 export type AuthorizePublish = (client: Client | null, packet: PublishPacket, callback: PublishCallback) => void;
@@ -28,6 +29,8 @@ export interface PublishHookDeps {
   readonly now?: () => number;
   /** Device answers and application commands on the command topics. */
   readonly commands?: CommandPublishHandler;
+  /** Per-device message/reading rate (token bucket): holds or refuses before anything is queued. */
+  readonly rateStep?: RateStep;
 }
 
 export function createPublishHook(deps: PublishHookDeps): AuthorizePublish {
@@ -58,51 +61,60 @@ export function createPublishHook(deps: PublishHookDeps): AuthorizePublish {
     };
 
     const decoded = decodeTelemetry(payload, deviceId, receivedAt, limits);
-    if (!decoded.ok) {
-      metrics.messagesReceivedTotal.inc({ result: 'invalid' });
-      metrics.invalidMessagesTotal.inc({ reason: decoded.reason });
-      const ticket = deadLetter.write({
-        deviceId,
-        topic: packet.topic,
-        clientId: client.id,
-        reason: decoded.reason,
-        errorMessage: decoded.message,
-        payload,
-        receivedAt,
-        qos: packet.qos,
-      });
-      // Acknowledged either way, so a device does not resend a poison message forever. A QoS 1
-      // message waits for a dead-letter write slot (backpressure); QoS 0 never waits.
-      if (durable && acked) void ticket.settled.then(() => release(null));
-      else if (acked) void ticket.admitted.then(() => release(null));
-      else release(null);
-      return;
-    }
+    // The steps after decoding: the device's rate, then dead-letter or the queue.
+    const admit = (): void => {
+      if (!decoded.ok) {
+        metrics.messagesReceivedTotal.inc({ result: 'invalid' });
+        metrics.invalidMessagesTotal.inc({ reason: decoded.reason });
+        const ticket = deadLetter.write({
+          deviceId,
+          topic: packet.topic,
+          clientId: client.id,
+          reason: decoded.reason,
+          errorMessage: decoded.message,
+          payload,
+          receivedAt,
+          qos: packet.qos,
+        });
+        // Acknowledged either way, so a device does not resend a poison message forever. A QoS 1
+        // message waits for a dead-letter write slot (backpressure); QoS 0 never waits.
+        if (durable && acked) void ticket.settled.then(() => release(null));
+        else if (acked) void ticket.admitted.then(() => release(null));
+        else release(null);
+        return;
+      }
 
-    batcher.submit(decoded.readings, { clientId: client.id, qos: packet.qos }).then(
-      (submission) => {
-        const holdUntilStored = durable && acked;
-        if (!holdUntilStored) release(null);
-        submission.stored.then(
-          () => {
-            metrics.messagesReceivedTotal.inc({ result: 'stored' });
-            if (holdUntilStored) release(null);
-          },
-          (err: Error) => {
-            metrics.messagesReceivedTotal.inc({ result: 'failed' });
-            // No PUBACK: closing the connection makes the device resend after reconnecting.
-            if (holdUntilStored) {
-              deps.markDisconnectReason(client, 'store_failed');
-              release(err);
-            }
-          },
-        );
-      },
-      (err: IngestError) => {
-        metrics.messagesReceivedTotal.inc({ result: 'limited' });
-        deps.markDisconnectReason(client, err.code === 'SHUTTING_DOWN' ? 'shutdown' : 'overloaded');
-        release(err);
-      },
-    );
+      batcher.submit(decoded.readings, { clientId: client.id, qos: packet.qos }).then(
+        (submission) => {
+          const holdUntilStored = durable && acked;
+          if (!holdUntilStored) release(null);
+          submission.stored.then(
+            () => {
+              metrics.messagesReceivedTotal.inc({ result: 'stored' });
+              if (holdUntilStored) release(null);
+            },
+            (err: Error) => {
+              metrics.messagesReceivedTotal.inc({ result: 'failed' });
+              // No PUBACK: closing the connection makes the device resend after reconnecting.
+              if (holdUntilStored) {
+                deps.markDisconnectReason(client, 'store_failed');
+                release(err);
+              }
+            },
+          );
+        },
+        (err: IngestError) => {
+          metrics.messagesReceivedTotal.inc({ result: 'limited' });
+          deps.markDisconnectReason(client, err.code === 'SHUTTING_DOWN' ? 'shutdown' : 'overloaded');
+          release(err);
+        },
+      );
+    };
+    if (deps.rateStep === undefined) return admit();
+    deps.rateStep(deviceId, decoded.ok ? decoded.readings.length : 0, admit, (err) => {
+      metrics.messagesReceivedTotal.inc({ result: 'limited' });
+      deps.markDisconnectReason(client, 'overloaded');
+      release(err);
+    });
   };
 }

@@ -1,31 +1,61 @@
-// The embedded MQTT broker: aedes behind a TCP listener, with the publish hook plugged in and the
-// connection metrics wired to its events.
-import { createServer } from 'node:net';
-import type { AddressInfo, Server, Socket } from 'node:net';
-import type { IncomingMessage } from 'node:http';
+// The embedded MQTT broker: one aedes instance behind every enabled listener (TCP, TLS, WebSocket,
+// WSS), all sharing one set of limits, one connection gate and one publish path. Wires the hooks
+// (preConnect checks, authentication strategies, the publish guard around the pipeline's hook)
+// and the connection metrics.
+import type { Socket } from 'node:net';
 import { Aedes } from 'aedes';
 import type { AedesOptions, AedesPublishPacket, Client } from 'aedes';
 import type { Logger } from 'pino';
+import type { AuthMode, ServeConfig } from '../config/schema.ts';
 import type { DisconnectReason, Metrics } from '../metrics/registry.ts';
+import { clientIdAuthenticator, createAuthenticateHook, fromAedesAuthenticate } from './auth/authenticator.ts';
+import type { Authenticator } from './auth/authenticator.ts';
+import { createMtlsAuthenticator } from './auth/mtls.ts';
+import type { DeviceAllowed } from './auth/mtls.ts';
+import { createPreConnect } from './connect-checks.ts';
+import { ConnectionGate } from './limits/connection-gate.ts';
+import { DeviceRateLimiter } from './limits/device-rate.ts';
+import { createLimitMetrics } from './limits/limit-metrics.ts';
+import type { LimitMetrics, ListenerName } from './limits/limit-metrics.ts';
+import { createRateStep } from './limits/rate-step.ts';
+import type { RateStep } from './limits/rate-step.ts';
+import { startListeners } from './listeners/start.ts';
+import type { Listener } from './listeners/listener.ts';
+import { guardPublish } from './publish-guard.ts';
+import { registerTlsReload } from './tls-reload.ts';
 import type { AuthorizePublish } from './publish-hook.ts';
-import { readProxyHeader } from './proxy-protocol.ts';
 
-/** Longest a balancer may take to send the PROXY header after connecting. */
-const PROXY_HEADER_TIMEOUT_MS = 10_000;
+export type BrokerConfig = Pick<
+  ServeConfig,
+  | 'mqttHost' | 'mqttPort' | 'mqttTcp' | 'auth' | 'tlsPort' | 'tlsCert' | 'tlsKey' | 'tlsCa' | 'tlsRequireClientCert' | 'tlsAuth'
+  | 'wsPort' | 'wsAuth' | 'wssPort' | 'wssAuth' | 'wsPath' | 'mtlsIdentity' | 'mtlsSanUriPrefix' | 'maxPayloadBytes' | 'maxPacketBytes'
+  | 'maxBufferedBytes' | 'maxConnections' | 'maxConnectionsPerIp' | 'maxConnectsPerIpPerSecond' | 'connectTimeoutMs' | 'maxKeepaliveSeconds'
+  | 'allowKeepaliveZero' | 'maxClientIdLength' | 'maxTopicBytes' | 'maxTopicLevels' | 'drainTimeoutMs' | 'maxMessagesPerSecond'
+  | 'maxReadingsPerSecond' | 'maxRateHoldMs'
+>;
+
+/** The default packet limit: the payload limit plus the largest header (a 64 KiB topic), so a payload a little over its limit is still read and dead-lettered as payload_too_large. */
+export function maxPacketBytesOf(config: Pick<ServeConfig, 'maxPacketBytes' | 'maxPayloadBytes'>): number {
+  return config.maxPacketBytes ?? config.maxPayloadBytes + 64 * 1024;
+}
 
 export type AuthorizeForward = (client: Client, packet: AedesPublishPacket) => AedesPublishPacket | null;
 
 export interface BrokerOptions {
-  readonly host: string;
-  readonly port: number;
+  readonly config: BrokerConfig;
   readonly metrics: Metrics;
   readonly log: Logger;
-  /** Built with `markDisconnectReason` from this module's return value. */
-  readonly authorizePublish: (mark: (client: Client, reason: DisconnectReason) => void) => AuthorizePublish;
-  /** CONNECT and SUBSCRIBE rights (identity-hooks.ts); without them every subscription is refused. */
+  /** Built with `markDisconnectReason` and the rate step from this module. */
+  readonly authorizePublish: (mark: (client: Client, reason: DisconnectReason) => void, rateStep: RateStep) => AuthorizePublish;
+  /** Strategies for auth modes beyond `none` and `mtls` (password, from the device registry). */
+  readonly authenticators?: Readonly<Partial<Record<AuthMode, Authenticator>>>;
+  /** Registry check for mtls devices (exists, not revoked); every certificate's device is allowed without it. */
+  readonly deviceAllowed?: DeviceAllowed;
+  /** CONNECT for auth `none` (identity-hooks.ts: application credentials, else the client id as a device). */
   readonly authenticate?: AedesOptions['authenticate'];
+  /** SUBSCRIBE rights (identity-hooks.ts); without them every subscription is refused. */
   readonly authorizeSubscribe?: AedesOptions['authorizeSubscribe'];
-  /** The listener reads a PROXY protocol header first (behind HAProxy send-proxy-v2). */
+  /** The TCP listener reads a PROXY protocol header first (behind HAProxy send-proxy-v2). */
   readonly proxyProtocol?: boolean;
   /** Shared emitter and persistence for cluster mode (mqemitter-redis, aedes-persistence-redis). */
   readonly shared?: { readonly mq: unknown; readonly persistence: unknown };
@@ -35,8 +65,13 @@ export interface BrokerOptions {
 }
 
 export interface RunningBroker {
+  /** Port of the TCP listener (0 when it is disabled). */
   readonly port: number;
+  readonly ports: Readonly<Partial<Record<ListenerName, number>>>;
   readonly aedes: Aedes;
+  readonly limitMetrics: LimitMetrics;
+  /** Re-reads the TLS certificate files for new handshakes; live connections stay. Throws if a file is bad (the old one stays). */
+  reloadTls(): void;
   /** Stops accepting connections (existing ones keep being served). */
   stopAccepting(): Promise<void>;
   /** Closes every client connection and the broker. */
@@ -44,17 +79,35 @@ export interface RunningBroker {
 }
 
 export async function startBroker(options: BrokerOptions): Promise<RunningBroker> {
-  const { metrics, log } = options;
+  const { metrics, log, config } = options;
+  const open = new Map<ListenerName, number>();
+  const sockets = new Set<Socket>();
+  const limitMetrics = createLimitMetrics(metrics.registry, () => open);
   const reasons = new WeakMap<Client, DisconnectReason>();
   const mark = (client: Client, reason: DisconnectReason): void => {
     if (!reasons.has(client)) reasons.set(client, reason);
   };
+  const gate = new ConnectionGate(config);
+  const limiter = new DeviceRateLimiter(config);
+  const sweep = setInterval(() => limiter.sweep(), 10_000).unref();
+  const rateStep = createRateStep(limiter, limitMetrics);
+  const authenticators: Partial<Record<AuthMode, Authenticator>> = {
+    none: options.authenticate ? fromAedesAuthenticate(options.authenticate) : clientIdAuthenticator,
+    mtls: createMtlsAuthenticator({ identity: config.mtlsIdentity, sanUriPrefix: config.mtlsSanUriPrefix, deviceAllowed: options.deviceAllowed }),
+    ...options.authenticators,
+  };
   const aedes = await Aedes.createBroker({
-    // Device ids are up to 128 characters and devices commonly use them as client ids.
-    maxClientsIdLength: 128,
-    authorizePublish: options.authorizePublish(mark),
-    // Devices get nothing from subscribing, and nothing of one device may leak to another.
-    authenticate: options.authenticate,
+    // aedes applies this to MQTT 3.1 only; the preConnect checks apply --max-client-id-length to all.
+    maxClientsIdLength: config.maxClientIdLength,
+    // aedes' own level check would close without counting; the publish guard applies --max-topic-levels.
+    maxTopicLevels: 100,
+    connectTimeout: config.connectTimeoutMs,
+    drainTimeout: config.drainTimeoutMs,
+    preConnect: createPreConnect(config, gate, limitMetrics),
+    authenticate: createAuthenticateHook(authenticators, (reason, connection) =>
+      log.debug({ reason, listener: connection?.listener, address: connection?.remoteAddress }, 'authentication refused')) as AedesOptions['authenticate'],
+    authorizePublish: guardPublish(options.authorizePublish(mark, rateStep), config, limitMetrics, (client) => mark(client, 'forbidden')),
+    // Without the identity hooks, nothing of one device may leak to another: no subscriptions.
     authorizeSubscribe: options.authorizeSubscribe ?? ((_client, _sub, callback) => callback(new Error('subscriptions are not offered by this service'))),
     ...(options.shared ? { mq: options.shared.mq, persistence: options.shared.persistence } : {}),
     ...(options.authorizeForward ? { authorizeForward: options.authorizeForward } : {}),
@@ -72,55 +125,83 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
     options.onDisconnect?.(client, reason);
   });
   aedes.on('keepaliveTimeout', (client) => mark(client, 'keepalive'));
+  // aedes reports a drain timeout once per pending write of the client: count the client once.
+  const drainTimedOut = new WeakSet<Client>();
   aedes.on('clientError', (client, err) => {
     mark(client, 'error');
+    if (err.message === 'drain timeout' && !drainTimedOut.has(client)) {
+      drainTimedOut.add(client);
+      limitMetrics.limitHits.inc({ limit: 'drain_timeout' });
+    }
     log.debug({ clientId: client.id, err }, 'client error');
   });
-  aedes.on('connectionError', (_client, err) => log.debug({ err }, 'connection error before CONNECT'));
+  aedes.on('connectionError', (_client, err) => {
+    if (err.message === 'connect did not arrive in time') limitMetrics.limitHits.inc({ limit: 'connect_timeout' });
+    log.debug({ err }, 'connection error before CONNECT');
+  });
 
-  const sockets = new Set<Socket>();
-  const server: Server = createServer((socket) => {
-    sockets.add(socket);
-    socket.once('close', () => sockets.delete(socket));
-    socket.setNoDelay(true);
-    if (!options.proxyProtocol) {
-      aedes.handle(socket);
-      return;
-    }
-    readProxyHeader(socket, PROXY_HEADER_TIMEOUT_MS).then(
-      (req) => {
-        log.debug({ address: req.connDetails.ipAddress, port: req.connDetails.port }, 'proxied connection');
-        aedes.handle(socket, req as unknown as IncomingMessage);
-      },
-      (err: Error) => {
-        log.debug({ err, peer: socket.remoteAddress }, 'connection refused: PROXY protocol header expected');
-        socket.destroy();
-      },
-    );
-  });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port, options.host, () => {
-      server.off('error', reject);
-      resolve();
+  let listeners: Listener[];
+  try {
+    listeners = await startListeners(config, {
+      aedes,
+      gate,
+      metrics: limitMetrics,
+      log,
+      maxPacketBytes: maxPacketBytesOf(config),
+      maxBufferedBytes: config.maxBufferedBytes,
+      connectTimeoutMs: config.connectTimeoutMs,
+      proxyProtocol: options.proxyProtocol ?? false,
+      open,
+      sockets,
     });
-  });
-  const port = (server.address() as AddressInfo).port;
+  } catch (err) {
+    clearInterval(sweep);
+    await new Promise<void>((resolve) => aedes.close(() => resolve()));
+    throw err;
+  }
+  const ports = Object.fromEntries(listeners.map((l) => [l.name, l.port])) as Partial<Record<ListenerName, number>>;
+  log.info({ listeners: listeners.map((l) => ({ listener: l.name, port: l.port, auth: l.auth })) }, 'MQTT listeners up');
+
+  const reloadTls = (): void => {
+    try {
+      for (const l of listeners) l.reload?.();
+      limitMetrics.tlsReloads.inc({ result: 'ok' });
+    } catch (err) {
+      limitMetrics.tlsReloads.inc({ result: 'error' });
+      throw err;
+    }
+  };
+  // SIGHUP (main.ts) reaches this broker through the registry; the outcome is logged here.
+  const unregisterReload = listeners.some((l) => l.reload !== undefined)
+    ? registerTlsReload(() => {
+        try {
+          reloadTls();
+          log.info('TLS certificate files reloaded');
+        } catch (err) {
+          log.error({ err }, 'TLS reload failed: the previous certificates stay in use');
+        }
+      })
+    : () => {};
 
   let accepting = true;
   const stopAccepting = (): Promise<void> => {
     if (!accepting) return Promise.resolve();
     accepting = false;
-    return new Promise<void>((resolve) => server.close(() => resolve()));
+    return Promise.all(listeners.map((l) => new Promise<void>((resolve) => l.server.close(() => resolve())))).then(() => undefined);
   };
   return {
-    port,
+    port: ports.tcp ?? 0,
+    ports,
     aedes,
+    limitMetrics,
+    reloadTls,
     stopAccepting: async () => {
       // server.close() resolves only once every socket is gone; do not wait for that here.
       void stopAccepting();
     },
     close: async (reason) => {
+      clearInterval(sweep);
+      unregisterReload();
       for (const client of Object.values((aedes as unknown as { clients: Record<string, Client> }).clients)) mark(client, reason);
       await new Promise<void>((resolve) => aedes.close(() => resolve()));
       for (const s of sockets) s.destroy();

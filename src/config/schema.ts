@@ -5,6 +5,11 @@ import { z } from 'zod';
 export const ACK_MODES = ['durable', 'received'] as const;
 export type AckMode = (typeof ACK_MODES)[number];
 
+export const AUTH_MODES = ['none', 'password', 'mtls'] as const;
+export type AuthMode = (typeof AUTH_MODES)[number];
+export const MTLS_IDENTITIES = ['cn', 'san-uri'] as const;
+export type MtlsIdentity = (typeof MTLS_IDENTITIES)[number];
+
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
 /** Integers from env vars and flags: decimal digits only, so a blank or "1e3" is an error, not 0 or 1000. */
@@ -38,6 +43,36 @@ export interface SettingSpec {
 export const SERVE_SETTINGS: readonly SettingSpec[] = [
   { key: 'mqttHost', flag: 'mqtt-host', env: 'MQTT_HOST', kind: 'string', help: 'Address the MQTT listener binds.' },
   { key: 'mqttPort', flag: 'mqtt-port', env: 'MQTT_PORT', kind: 'string', help: 'MQTT TCP port (0 = pick a free one).' },
+  { key: 'mqttTcp', flag: 'mqtt-tcp', env: 'MQTT_TCP', kind: 'boolean', help: 'Serve MQTT over plain TCP on --mqtt-port (--no-mqtt-tcp: only TLS/WebSocket listeners).' },
+  { key: 'auth', flag: 'auth', env: 'MQTT_AUTH', kind: 'string', help: 'How MQTT clients authenticate: none (identity = client id), password or mtls. Per-listener overrides below.' },
+  { key: 'tlsPort', flag: 'tls-port', env: 'MQTT_TLS_PORT', kind: 'string', help: 'MQTT over TLS port (usually 8883). Unset: no TLS listener. Needs --tls-cert and --tls-key.' },
+  { key: 'tlsCert', flag: 'tls-cert', env: 'TLS_CERT_FILE', kind: 'string', help: 'PEM server certificate (chain) for the TLS and WSS listeners; re-read on SIGHUP.' },
+  { key: 'tlsKey', flag: 'tls-key', env: 'TLS_KEY_FILE', kind: 'string', help: 'PEM private key of --tls-cert; re-read on SIGHUP.' },
+  { key: 'tlsCa', flag: 'tls-ca', env: 'TLS_CA_FILE', kind: 'string', help: 'PEM CA bundle that client certificates must chain to (mtls, --tls-require-client-cert); re-read on SIGHUP.' },
+  { key: 'tlsRequireClientCert', flag: 'tls-require-client-cert', env: 'TLS_REQUIRE_CLIENT_CERT', kind: 'boolean', help: 'TLS/WSS: refuse the handshake without a client certificate signed by --tls-ca (always on for auth mtls).' },
+  { key: 'tlsAuth', flag: 'tls-auth', env: 'MQTT_TLS_AUTH', kind: 'string', help: 'Auth mode of the TLS listener (default: --auth).' },
+  { key: 'wsPort', flag: 'ws-port', env: 'MQTT_WS_PORT', kind: 'string', help: 'MQTT over WebSocket port (usually 8083). Unset: no WebSocket listener.' },
+  { key: 'wsAuth', flag: 'ws-auth', env: 'MQTT_WS_AUTH', kind: 'string', help: 'Auth mode of the WebSocket listener (default: --auth; mtls is not possible without TLS).' },
+  { key: 'wssPort', flag: 'wss-port', env: 'MQTT_WSS_PORT', kind: 'string', help: 'MQTT over secure WebSocket port (usually 8084). Unset: no WSS listener. Uses --tls-cert/--tls-key.' },
+  { key: 'wssAuth', flag: 'wss-auth', env: 'MQTT_WSS_AUTH', kind: 'string', help: 'Auth mode of the WSS listener (default: --auth).' },
+  { key: 'wsPath', flag: 'ws-path', env: 'MQTT_WS_PATH', kind: 'string', help: 'HTTP path of the WebSocket and WSS listeners.' },
+  { key: 'mtlsIdentity', flag: 'mtls-identity', env: 'MTLS_IDENTITY', kind: 'string', help: 'Where mtls takes the device id from: cn (certificate subject CN) or san-uri (a SAN URI starting with --mtls-san-uri-prefix).' },
+  { key: 'mtlsSanUriPrefix', flag: 'mtls-san-uri-prefix', env: 'MTLS_SAN_URI_PREFIX', kind: 'string', help: 'With --mtls-identity san-uri: the device id is the rest of the first SAN URI with this prefix.' },
+  { key: 'maxPacketBytes', flag: 'max-packet-bytes', env: 'MAX_PACKET_BYTES', kind: 'string', help: 'Largest MQTT packet, checked from its header before the body is read (default: --max-payload-bytes + 64 KiB, the largest MQTT header).' },
+  { key: 'maxBufferedBytes', flag: 'max-buffered-bytes', env: 'MAX_BUFFERED_BYTES', kind: 'string', help: 'Bytes the broker may hold for one connection that its client has not read; beyond it the connection is closed.' },
+  { key: 'maxConnections', flag: 'max-connections', env: 'MAX_CONNECTIONS', kind: 'string', help: 'Open MQTT connections in total (all listeners); more are closed at accept.' },
+  { key: 'maxConnectionsPerIp', flag: 'max-connections-per-ip', env: 'MAX_CONNECTIONS_PER_IP', kind: 'string', help: 'Open MQTT connections from one source address.' },
+  { key: 'maxConnectsPerIpPerSecond', flag: 'max-connects-per-ip-per-second', env: 'MAX_CONNECTS_PER_IP_PER_SECOND', kind: 'string', help: 'CONNECT packets accepted from one source address per second; more are closed unanswered.' },
+  { key: 'connectTimeoutMs', flag: 'connect-timeout-ms', env: 'CONNECT_TIMEOUT_MS', kind: 'string', help: 'Time from TCP accept to CONNECT before the connection is closed.' },
+  { key: 'maxKeepaliveSeconds', flag: 'max-keepalive-seconds', env: 'MAX_KEEPALIVE_SECONDS', kind: 'string', help: 'Largest keepalive a client may ask for; more is refused with CONNACK 2.' },
+  { key: 'allowKeepaliveZero', flag: 'allow-keepalive-zero', env: 'ALLOW_KEEPALIVE_ZERO', kind: 'boolean', help: 'Accept keepalive 0 (a connection that is never timed out). Refused with CONNACK 2 otherwise.' },
+  { key: 'maxClientIdLength', flag: 'max-client-id-length', env: 'MAX_CLIENT_ID_LENGTH', kind: 'string', help: 'Longest client id (characters); longer is refused with CONNACK 2.' },
+  { key: 'maxTopicBytes', flag: 'max-topic-bytes', env: 'MAX_TOPIC_BYTES', kind: 'string', help: 'Longest PUBLISH topic in bytes; longer closes the connection.' },
+  { key: 'maxTopicLevels', flag: 'max-topic-levels', env: 'MAX_TOPIC_LEVELS', kind: 'string', help: 'Most levels (parts between /) in a PUBLISH topic; more closes the connection.' },
+  { key: 'drainTimeoutMs', flag: 'drain-timeout-ms', env: 'DRAIN_TIMEOUT_MS', kind: 'string', help: 'A client that does not read what the broker sends for this long is disconnected (slow consumer).' },
+  { key: 'maxMessagesPerSecond', flag: 'max-messages-per-second', env: 'MAX_MESSAGES_PER_SECOND', kind: 'string', help: 'PUBLISH packets per second per device (token bucket, burst of one second); over it the device is held.' },
+  { key: 'maxReadingsPerSecond', flag: 'max-readings-per-second', env: 'MAX_READINGS_PER_SECOND', kind: 'string', help: 'Readings per second per device (token bucket, burst of one second); over it the device is held.' },
+  { key: 'maxRateHoldMs', flag: 'max-rate-hold-ms', env: 'MAX_RATE_HOLD_MS', kind: 'string', help: 'Longest a device over its rate is held; a message that would wait longer closes the connection.' },
   { key: 'httpHost', flag: 'http-host', env: 'HTTP_HOST', kind: 'string', help: 'Address the HTTP listener binds.' },
   { key: 'httpPort', flag: 'http-port', env: 'HTTP_PORT', kind: 'string', help: 'HTTP port for /metrics, /healthz, /readyz and the read API (0 = pick).' },
   { key: 'dynamodbEndpoint', flag: 'dynamodb-endpoint', env: 'DYNAMODB_ENDPOINT', kind: 'string', help: 'DynamoDB-API endpoint (DynamoDB Local, LocalStack). Unset: embedded server, or AWS with --no-embedded.' },
@@ -91,6 +126,36 @@ export const serveConfigSchema = z
   .object({
     mqttHost: z.string().min(1).default('0.0.0.0'),
     mqttPort: port.default(1883),
+    mqttTcp: bool.default(true),
+    auth: z.enum(AUTH_MODES).default('none'),
+    tlsPort: port.optional(),
+    tlsCert: z.string().min(1).optional(),
+    tlsKey: z.string().min(1).optional(),
+    tlsCa: z.string().min(1).optional(),
+    tlsRequireClientCert: bool.default(false),
+    tlsAuth: z.enum(AUTH_MODES).optional(),
+    wsPort: port.optional(),
+    wsAuth: z.enum(AUTH_MODES).optional(),
+    wssPort: port.optional(),
+    wssAuth: z.enum(AUTH_MODES).optional(),
+    wsPath: z.string().regex(/^\/[A-Za-z0-9_./-]*$/, 'must be a path starting with /').default('/mqtt'),
+    mtlsIdentity: z.enum(MTLS_IDENTITIES).default('cn'),
+    mtlsSanUriPrefix: z.string().min(1).default('urn:iot-ingest:device:'),
+    maxPacketBytes: int(z.number().min(64).max(256 * 1024 * 1024)).optional(),
+    maxBufferedBytes: int(z.number().min(1024)).default(1024 * 1024),
+    maxConnections: positiveInt.default(20_000),
+    maxConnectionsPerIp: positiveInt.default(1_000),
+    maxConnectsPerIpPerSecond: positiveInt.default(100),
+    connectTimeoutMs: positiveInt.default(10_000),
+    maxKeepaliveSeconds: int(z.number().positive().max(65535)).default(1200),
+    allowKeepaliveZero: bool.default(false),
+    maxClientIdLength: int(z.number().positive().max(65535)).default(128),
+    maxTopicBytes: int(z.number().positive().max(65535)).default(256),
+    maxTopicLevels: int(z.number().positive().max(100)).default(8),
+    drainTimeoutMs: positiveInt.default(30_000),
+    maxMessagesPerSecond: positiveInt.default(100),
+    maxReadingsPerSecond: positiveInt.default(1_000),
+    maxRateHoldMs: positiveInt.default(5_000),
     httpHost: z.string().min(1).default('0.0.0.0'),
     httpPort: port.default(9464),
     dynamodbEndpoint: z.url({ protocol: /^https?$/ }).optional(),
@@ -151,6 +216,29 @@ export const serveConfigSchema = z
     }
     if ([c.tableName, c.dlqTableName].includes(c.devicesTableName)) {
       ctx.addIssue({ code: 'custom', path: ['devicesTableName'], message: 'must differ from the telemetry and dead-letter tables' });
+    }
+    const tlsListeners = [['tlsPort', c.tlsPort], ['wssPort', c.wssPort]] as const;
+    for (const [key, value] of tlsListeners) {
+      if (value === undefined) continue;
+      if (c.tlsCert === undefined) ctx.addIssue({ code: 'custom', path: ['tlsCert'], message: `is required with ${key === 'tlsPort' ? '--tls-port' : '--wss-port'}` });
+      if (c.tlsKey === undefined) ctx.addIssue({ code: 'custom', path: ['tlsKey'], message: `is required with ${key === 'tlsPort' ? '--tls-port' : '--wss-port'}` });
+    }
+    const modes = [c.tlsPort !== undefined ? (c.tlsAuth ?? c.auth) : undefined, c.wssPort !== undefined ? (c.wssAuth ?? c.auth) : undefined];
+    if ((c.tlsRequireClientCert || modes.includes('mtls')) && c.tlsCa === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['tlsCa'], message: 'is required for client certificates (auth mtls or --tls-require-client-cert)' });
+    }
+    if ((c.wsAuth ?? c.auth) === 'mtls' && c.wsPort !== undefined) {
+      ctx.addIssue({ code: 'custom', path: ['wsAuth'], message: 'mtls needs TLS: use --wss-port, or give the WebSocket listener --ws-auth none|password' });
+    }
+    if (c.mqttTcp && c.auth === 'mtls') {
+      ctx.addIssue({ code: 'custom', path: ['auth'], message: 'mtls needs TLS: disable plain TCP with --no-mqtt-tcp, or set --auth for TCP and --tls-auth mtls' });
+    }
+    if (!c.mqttTcp && c.tlsPort === undefined && c.wsPort === undefined && c.wssPort === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['mqttTcp'], message: 'every MQTT listener is disabled: enable one (--mqtt-tcp, --tls-port, --ws-port or --wss-port)' });
+    }
+    const packetBytes = c.maxPacketBytes ?? c.maxPayloadBytes + 64 * 1024;
+    if (packetBytes < c.maxTopicBytes + 16) {
+      ctx.addIssue({ code: 'custom', path: ['maxPacketBytes'], message: `must leave room for a topic of --max-topic-bytes (${c.maxTopicBytes})` });
     }
     if (c.tableName === c.dlqTableName) {
       ctx.addIssue({ code: 'custom', path: ['dlqTableName'], message: 'must differ from the telemetry table' });

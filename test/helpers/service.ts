@@ -9,7 +9,7 @@ import { pino } from 'pino';
 import { serveConfigSchema } from '../../src/config/schema.ts';
 import type { ServeConfig } from '../../src/config/schema.ts';
 import { startService } from '../../src/service.ts';
-import type { RunningService } from '../../src/service.ts';
+import type { RunningService, ServiceDeps } from '../../src/service.ts';
 import { createDynamoClients } from '../../src/storage/client.ts';
 import type { DynamoClients } from '../../src/storage/client.ts';
 import { randomTableName, waitFor } from './dynamo-servers.ts';
@@ -27,7 +27,7 @@ export interface TestService {
 }
 
 /** Starts the service in this process against `endpoint`, with random table names. */
-export async function startTestService(endpoint: string, overrides: Partial<Record<keyof ServeConfig, unknown>> = {}): Promise<TestService> {
+export async function startTestService(endpoint: string, overrides: Partial<Record<keyof ServeConfig, unknown>> = {}, deps: Omit<ServiceDeps, 'log'> = {}): Promise<TestService> {
   const config = serveConfigSchema.parse({
     mqttHost: '127.0.0.1',
     mqttPort: 0,
@@ -40,7 +40,7 @@ export async function startTestService(endpoint: string, overrides: Partial<Reco
     ...overrides,
   });
   const log = pino({ level: config.logLevel });
-  const service = await startService(config, { log });
+  const service = await startService(config, { log, ...deps });
   const clients = createDynamoClients({ endpoint, region: config.region });
   return {
     service,
@@ -88,6 +88,8 @@ export async function scrape(httpUrl: string): Promise<string> {
 export interface SpawnedService {
   readonly proc: ChildProcess;
   readonly mqttPort: number;
+  /** Port of each enabled MQTT listener (tcp, tls, ws, wss). */
+  readonly mqttPorts: Record<string, number>;
   readonly httpPort: number;
   /** Everything the process wrote to stderr (its JSON log) so far. */
   logs(): string;
@@ -112,14 +114,14 @@ export async function spawnService(args: string[], env: NodeJS.ProcessEnv = {}):
     () => {
       if (done) throw new Error(`service exited before ready:\n${stderr}`);
       const line = stderr.split('\n').find((l) => l.includes('"iot-ingest ready"'));
-      return line ? (JSON.parse(line) as { mqttPort: number; httpPort: number }) : undefined;
+      return line ? (JSON.parse(line) as { mqttPort: number; mqttPorts: Record<string, number>; httpPort: number }) : undefined;
     },
     { timeoutMs: 30_000, message: 'service did not become ready' },
   ).catch((err: unknown) => {
     proc.kill('SIGKILL');
     throw err;
   });
-  return { proc, mqttPort: ready.mqttPort, httpPort: ready.httpPort, logs: () => stderr, exited };
+  return { proc, mqttPort: ready.mqttPort, mqttPorts: ready.mqttPorts, httpPort: ready.httpPort, logs: () => stderr, exited };
 }
 
 /** Runs the CLI to completion and returns its exit code and output. */
