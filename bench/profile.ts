@@ -14,6 +14,7 @@ import { parseArgs } from 'node:util';
 import { REPO_ROOT, forkBench, stopAll } from './children.ts';
 import { waitForMessage } from './ipc.ts';
 import { metricSum } from './scenarios.ts';
+import { BENCH_LIMIT_FLAGS } from './limit-flags.ts';
 
 const { values } = parseArgs({ options: { root: { type: 'string' }, seconds: { type: 'string', default: '10' }, out: { type: 'string', default: join(REPO_ROOT, 'bench/results/profile') } } });
 const root = resolve(values.root ?? REPO_ROOT);
@@ -85,7 +86,7 @@ function summarise(profile: CpuProfile, fromUsBeforeEnd: number, toUsBeforeEnd: 
 try {
   const nullDynamo = forkBench('null-dynamo', './null-dynamo.ts', []);
   const { port: dynamoPort } = await waitForMessage(nullDynamo.proc, 'ready', 60_000, 'null-dynamo');
-  const serve = spawn(process.execPath, ['--cpu-prof', `--cpu-prof-dir=${out}`, join(root, 'bin/iot-ingest.js'), 'serve', '--mqtt-host', '127.0.0.1', '--mqtt-port', '0', '--http-host', '127.0.0.1', '--http-port', '0', '--dynamodb-endpoint', `http://127.0.0.1:${dynamoPort}`, '--log-level', 'info'], {
+  const serve = spawn(process.execPath, ['--cpu-prof', `--cpu-prof-dir=${out}`, join(root, 'bin/iot-ingest.js'), 'serve', '--mqtt-host', '127.0.0.1', '--mqtt-port', '0', '--http-host', '127.0.0.1', '--http-port', '0', '--dynamodb-endpoint', `http://127.0.0.1:${dynamoPort}`, '--log-level', 'info', ...BENCH_LIMIT_FLAGS], {
     cwd: root,
     env: { ...process.env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -19,6 +19,7 @@ import type { Child } from './children.ts';
 import { request, waitForMessage } from './ipc.ts';
 import { cpuSeconds, descendants, rssBytes } from './procfs.ts';
 import { metricSum } from './scenarios.ts';
+import { BENCH_LIMIT_FLAGS } from './limit-flags.ts';
 
 const { values } = parseArgs({
   options: {
@@ -76,6 +77,7 @@ async function startService(workers: number, nullPort: number): Promise<{ child:
   const child = spawnCli(`serve-w${workers}`, [
     'serve', '--workers', String(workers), '--mqtt-host', '127.0.0.1', '--mqtt-port', String(mqttPort), '--http-host', '127.0.0.1',
     '--http-port', String(httpPort), '--dynamodb-endpoint', `http://127.0.0.1:${nullPort}`, '--table', 'bench', '--dlq-table', 'bench_dlq', '--log-level', 'warn',
+    ...BENCH_LIMIT_FLAGS,
   ], () => {});
   const httpUrl = `http://127.0.0.1:${httpPort}`;
   const deadline = Date.now() + 60_000;

@@ -4,6 +4,7 @@
 import { forkBench, spawnCli } from './children.ts';
 import type { Child } from './children.ts';
 import { request, waitForMessage } from './ipc.ts';
+import { BENCH_LIMIT_FLAGS } from './limit-flags.ts';
 
 const START_TIMEOUT_MS = 60_000;
 
@@ -86,7 +87,7 @@ async function startServe(name: string, args: readonly string[], backends: reado
   const readyLine = new Promise<{ mqttPort: number; httpPort: number }>((resolve) => (ready = resolve));
   const server = spawnCli(
     name,
-    ['serve', '--mqtt-host', '127.0.0.1', '--mqtt-port', '0', '--http-host', '127.0.0.1', '--http-port', '0', '--log-level', 'info', ...args],
+    ['serve', '--mqtt-host', '127.0.0.1', '--mqtt-port', '0', '--http-host', '127.0.0.1', '--http-port', '0', '--log-level', 'info', ...BENCH_LIMIT_FLAGS, ...args],
     (text) => {
       pending += text;
       const lines = pending.split('\n');
