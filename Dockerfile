@@ -13,6 +13,8 @@ COPY tsconfig.json tsconfig.build.json ./
 COPY scripts/copy-assets.mjs ./scripts/
 COPY src ./src
 COPY simulator ./simulator
+COPY console ./console
+# Also bundles the console's static assets (esbuild, uPlot) into dist/console/dist.
 RUN npm run build
 
 FROM node:${NODE_VERSION}-bookworm-slim AS deps

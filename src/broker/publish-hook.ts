@@ -10,6 +10,8 @@ import type { DeadLetterWriter } from '../ingest/dead-letter.ts';
 import { decodeTelemetry } from '../ingest/decode.ts';
 import type { DecodeLimits } from '../ingest/decode.ts';
 import type { Metrics } from '../metrics/registry.ts';
+import { handleCommandPublish } from './command-publish.ts';
+import type { CommandPublishHandler } from './command-publish.ts';
 import { parseTelemetryTopic } from './topic.ts';
 import type { RateStep } from './limits/rate-step.ts';
 
@@ -25,6 +27,8 @@ export interface PublishHookDeps {
   /** Marks why a client is about to be disconnected (for the disconnect metric). */
   readonly markDisconnectReason: (client: Client, reason: 'forbidden' | 'overloaded' | 'store_failed' | 'shutdown') => void;
   readonly now?: () => number;
+  /** Device answers and application commands on the command topics. */
+  readonly commands?: CommandPublishHandler;
   /** Per-device message/reading rate (token bucket): holds or refuses before anything is queued. */
   readonly rateStep?: RateStep;
 }
@@ -37,6 +41,7 @@ export function createPublishHook(deps: PublishHookDeps): AuthorizePublish {
   return function authorizePublish(client, packet, callback) {
     // Packets the broker publishes itself ($SYS heartbeats, wills) are not telemetry.
     if (client === null) return callback(null);
+    if (deps.commands && handleCommandPublish(deps.commands, client, packet, callback, (c) => deps.markDisconnectReason(c, 'store_failed'))) return;
     const deviceId = parseTelemetryTopic(packet.topic);
     if (deviceId === undefined) {
       metrics.messagesReceivedTotal.inc({ result: 'forbidden' });

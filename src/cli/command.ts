@@ -45,6 +45,8 @@ export interface CommandSpec<S extends z.ZodType> {
   readonly description: string;
   /** Positional arguments, in order: [name, meaning]. More than these is a usage error. */
   readonly positionals?: ReadonlyArray<readonly [string, string]>;
+  /** Any number (0+) of further positional arguments after `positionals` (`tail [deviceId ...]`). */
+  readonly restPositionals?: readonly [string, string];
   /** Sub-actions (`dlq list|replay|purge`): [name, meaning]; the first positional must be one. */
   readonly actions?: ReadonlyArray<readonly [string, string]>;
   readonly settings: readonly SettingSpec[];
@@ -72,7 +74,8 @@ export function commandHelp(spec: CommandSpec<z.ZodType>): string {
     spec.description,
   ];
   if (spec.actions) parts.push(`Actions:\n${formatRows(spec.actions, 12)}`);
-  if (spec.positionals) parts.push(`Arguments:\n${formatRows(spec.positionals)}`);
+  const positionals = [...(spec.positionals ?? []), ...(spec.restPositionals ? [spec.restPositionals] : [])];
+  if (positionals.length > 0) parts.push(`Arguments:\n${formatRows(positionals)}`);
   parts.push(formatOptions(options(spec)));
   if (spec.notes) parts.push(spec.notes);
   if (spec.examples) parts.push(`Examples:\n${spec.examples.map((e) => `  ${e}`).join('\n')}`);
@@ -83,7 +86,7 @@ export function commandHelp(spec: CommandSpec<z.ZodType>): string {
 export function defineCommand<S extends z.ZodType>(spec: CommandSpec<S>): CliCommand {
   return {
     async run(argv, io) {
-      const maxArgs = (spec.actions ? 1 : 0) + (spec.positionals?.length ?? 0);
+      const maxArgs = spec.restPositionals ? Number.MAX_SAFE_INTEGER : (spec.actions ? 1 : 0) + (spec.positionals?.length ?? 0);
       const parsed = parseFlags(options(spec as CommandSpec<z.ZodType>), argv, io.env, maxArgs);
       if (parsed.values.help === true) {
         io.stdout.write(commandHelp(spec as CommandSpec<z.ZodType>));

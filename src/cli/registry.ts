@@ -29,6 +29,9 @@ export const COMMANDS: readonly Registration[] = [
   { name: 'query', summary: 'read a device\'s readings back from the table', load: async () => (await import('./query.ts')).queryCommand },
   { name: 'table', summary: 'create or describe the tables', load: async () => (await import('./table.ts')).tableCommand },
   { name: 'dlq', summary: 'list, replay or purge dead-lettered messages', load: async () => (await import('./dlq.ts')).dlqCommand },
+  { name: 'devices', summary: 'list devices with their presence and latest reading (from a running service)', load: async () => (await import('./devices.ts')).devicesCommand },
+  { name: 'command', summary: 'send a command to a device, optionally wait for its answer', load: async () => (await import('./send-command.ts')).sendCommandCommand },
+  { name: 'tail', summary: 'print readings as they are stored (live)', load: async () => (await import('./tail.ts')).tailCommand },
 ];
 
 export function topHelp(): string {

@@ -1,5 +1,8 @@
 // One HTTP port: /metrics (Prometheus), /healthz (the process is up), /readyz (the table is
-// reachable and the service is not shutting down) and GET /devices/{id}/readings (DynamoDB Query).
+// reachable and the service is not shutting down), GET /devices/{id}/readings (DynamoDB Query),
+// and the routes features add (commands, devices, live streams, console). With an API token, every
+// path but /healthz, /readyz and the console's static shell needs `Authorization: Bearer <token>`.
+import { timingSafeEqual } from 'node:crypto';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
@@ -8,6 +11,8 @@ import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import { queryReadings } from '../storage/readings-query.ts';
 import { parseReadingsParams } from './readings-params.ts';
+import { HttpError, sendJson } from './route.ts';
+import type { Route } from './route.ts';
 
 export interface HttpOptions {
   readonly host: string;
@@ -19,6 +24,9 @@ export interface HttpOptions {
   readonly doc: DynamoDBDocumentClient;
   readonly tableName: string;
   readonly log: Logger;
+  /** Routes added by features; matched before the built-in read API. */
+  readonly routes?: readonly Route[];
+  readonly apiToken?: string | undefined;
 }
 
 export interface RunningHttp {
@@ -31,6 +39,10 @@ const READINGS_PATH = /^\/devices\/([^/]+)\/readings$/;
 export async function startHttp(options: HttpOptions): Promise<RunningHttp> {
   const server: Server = createServer((req, res) => {
     handle(options, req, res).catch((err: unknown) => {
+      if (err instanceof HttpError) {
+        if (!res.headersSent) sendJson(res, err.status, { error: err.code, message: err.message, ...(err.problems.length > 0 ? { problems: err.problems } : {}) });
+        return;
+      }
       options.log.error({ err, url: req.url }, 'HTTP request failed');
       if (!res.headersSent) send(res, 502, { error: 'STORE_UNAVAILABLE', message: (err as Error).message });
       else res.destroy();
@@ -53,21 +65,53 @@ export async function startHttp(options: HttpOptions): Promise<RunningHttp> {
 
 async function handle(o: HttpOptions, req: IncomingMessage, res: ServerResponse): Promise<void> {
   const url = new URL(req.url ?? '/', 'http://localhost');
+  if (url.pathname === '/healthz') return send(res, 200, { status: 'ok' });
+  if (url.pathname === '/readyz') {
+    const ready = o.isReady();
+    return send(res, ready ? 200 : 503, { status: ready ? 'ready' : 'not ready', ...o.readinessDetail?.() });
+  }
+  for (const route of o.routes ?? []) {
+    const m = route.path.exec(url.pathname);
+    if (!m) continue;
+    const method = req.method === 'HEAD' ? 'GET' : req.method;
+    if (method !== route.method) {
+      if ((o.routes ?? []).some((r) => r !== route && r.method === method && r.path.test(url.pathname))) continue;
+      return send(res, 405, { error: 'METHOD_NOT_ALLOWED' });
+    }
+    if (!route.public && !authorized(o.apiToken, req)) return unauthorized(res);
+    let params: string[];
+    try {
+      params = m.slice(1).map((p) => decodeURIComponent(p ?? ''));
+    } catch {
+      return send(res, 400, { error: 'BAD_REQUEST', problems: ['path: invalid percent-encoding'] });
+    }
+    return route.handle({ req, res, url, params });
+  }
   if (req.method !== 'GET' && req.method !== 'HEAD') return send(res, 405, { error: 'METHOD_NOT_ALLOWED' });
+  if (!authorized(o.apiToken, req)) return unauthorized(res);
   if (url.pathname === '/metrics') {
     const body = await o.registry.metrics();
     res.writeHead(200, { 'content-type': o.registry.contentType });
     res.end(body);
     return;
   }
-  if (url.pathname === '/healthz') return send(res, 200, { status: 'ok' });
-  if (url.pathname === '/readyz') {
-    const ready = o.isReady();
-    return send(res, ready ? 200 : 503, { status: ready ? 'ready' : 'not ready', ...o.readinessDetail?.() });
-  }
   const match = READINGS_PATH.exec(url.pathname);
   if (match) return readings(o, match[1] as string, url.searchParams, res);
-  return send(res, 404, { error: 'NOT_FOUND', paths: ['/metrics', '/healthz', '/readyz', '/devices/{deviceId}/readings'] });
+  return send(res, 404, { error: 'NOT_FOUND', paths: ['/metrics', '/healthz', '/readyz', '/devices/{deviceId}/readings', '/devices', '/devices/{deviceId}', '/devices/{deviceId}/commands', '/devices/{deviceId}/stream', '/stream', '/dead-letters', '/'] });
+}
+
+function authorized(token: string | undefined, req: IncomingMessage): boolean {
+  if (token === undefined) return true;
+  const header = req.headers.authorization ?? '';
+  const given = Buffer.from(header.startsWith('Bearer ') ? header.slice(7) : '');
+  const want = Buffer.from(token);
+  return given.length === want.length && timingSafeEqual(given, want);
+}
+
+function unauthorized(res: ServerResponse): void {
+  const text = JSON.stringify({ error: 'UNAUTHORIZED', message: 'this path needs Authorization: Bearer <API token>' });
+  res.writeHead(401, { 'content-type': 'application/json', 'www-authenticate': 'Bearer', 'content-length': Buffer.byteLength(text) });
+  res.end(text);
 }
 
 async function readings(o: HttpOptions, encodedDeviceId: string, query: URLSearchParams, res: ServerResponse): Promise<void> {
