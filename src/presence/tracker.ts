@@ -44,6 +44,8 @@ export class PresenceTracker {
   private readonly limit = pLimit(WRITE_CONCURRENCY);
   private readonly timer: NodeJS.Timeout;
   private flushing: Promise<void> | undefined;
+  /** Devices taken out of `pending` by a flush whose write has not finished yet. */
+  private writing = 0;
   private readonly now: () => number;
 
   constructor(private readonly o: PresenceOptions) {
@@ -51,8 +53,9 @@ export class PresenceTracker {
     this.timer = setInterval(() => void this.flush(false), o.flushMs).unref();
   }
 
+  /** Devices whose changes are not in the registry yet: waiting for a flush or being written. */
   pendingDevices(): number {
-    return this.pending.size;
+    return this.pending.size + this.writing;
   }
 
   connected(deviceId: string, connectAt: number, sourceAddress: string | undefined): void {
@@ -129,7 +132,8 @@ export class PresenceTracker {
     for (const [deviceId, at] of this.lastWrittenAt) if (now - at > this.o.seenIntervalMs * 2) this.lastWrittenAt.delete(deviceId);
     if (due.length === 0) return;
     this.o.metrics.flushes.inc();
-    await Promise.all(due.map(([deviceId, p]) => this.limit(() => this.write(deviceId, p, now))));
+    this.writing += due.length;
+    await Promise.all(due.map(([deviceId, p]) => this.limit(() => this.write(deviceId, p, now).finally(() => this.writing--))));
   }
 
   private async write(deviceId: string, p: Pending, now: number): Promise<void> {
