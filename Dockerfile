@@ -1,13 +1,25 @@
 # syntax=docker/dockerfile:1
-# iot-ingest: MQTT in, DynamoDB out. TypeScript runs through tsx (a runtime dependency), so there
-# is no compile step: the build stage only installs production dependencies.
+# iot-ingest: MQTT in, DynamoDB out. The build stage compiles the TypeScript to dist/ (tsc); the
+# runtime runs it with plain node and production dependencies only (no tsx, no compiler).
 
 ARG NODE_VERSION=20
+
+FROM node:${NODE_VERSION}-bookworm-slim AS build
+WORKDIR /app
+COPY package.json package-lock.json ./
+# Install scripts are not needed: esbuild and classic-level ship prebuilt binaries as packages.
+RUN npm ci --ignore-scripts --no-audit --no-fund
+COPY tsconfig.json tsconfig.build.json ./
+COPY scripts/copy-assets.mjs ./scripts/
+COPY src ./src
+COPY simulator ./simulator
+COPY console ./console
+# Also bundles the console's static assets (esbuild, uPlot) into dist/console/dist.
+RUN npm run build
 
 FROM node:${NODE_VERSION}-bookworm-slim AS deps
 WORKDIR /app
 COPY package.json package-lock.json ./
-# Install scripts are not needed: esbuild and classic-level ship prebuilt binaries as packages.
 RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund \
  && npm cache clean --force
 
@@ -20,7 +32,9 @@ WORKDIR /app
 # Code and dependencies stay owned by root (read-only for the service); only ./data is writable,
 # for the embedded DynamoDB-API server used when no DYNAMODB_ENDPOINT is set.
 COPY --from=deps /app/node_modules ./node_modules
-COPY . .
+COPY --from=build /app/dist ./dist
+COPY package.json ./
+COPY bin/iot-ingest.js ./bin/
 RUN mkdir -p /app/data && chown node:node /app/data
 USER node
 EXPOSE 1883 9464

@@ -2,6 +2,7 @@
 // and exit code. Receives argv, streams, env and an abort signal; never touches process.* itself.
 import { readFile } from 'node:fs/promises';
 import { explainError } from '../src/cli/explain.ts';
+import { usageError } from '../src/config/load.ts';
 import { packageVersion } from '../src/cli/version.ts';
 import { createDynamoClients } from '../src/storage/client.ts';
 import type { CredentialsLookup } from './credentials.ts';
@@ -89,14 +90,13 @@ export async function runSimulate(argv: string[], io: SimulateIo): Promise<numbe
     return EXIT_CODES.OK;
   }
   if (parsed.kind === 'error') {
-    io.stderr.write(`iot-ingest simulate: invalid options\n${parsed.errors.map((error) => `  ${error}`).join('\n')}\n`
-      + 'Run with --help for the list of options.\n');
+    io.stderr.write(`iot-ingest simulate: ${usageError(parsed.errors).message}\n`);
     return EXIT_CODES.USAGE;
   }
   const options = parsed.options;
   const { prepared, errors } = await prepare(options);
   if (prepared === undefined) {
-    io.stderr.write(`iot-ingest simulate: invalid options\n${errors.map((error) => `  ${error}`).join('\n')}\n`);
+    io.stderr.write(`iot-ingest simulate: ${usageError(errors).message}\n`);
     return EXIT_CODES.USAGE;
   }
 
@@ -144,6 +144,13 @@ export async function runSimulate(argv: string[], io: SimulateIo): Promise<numbe
     const verify = await verifyRun(options, run, io.env);
     const summary = buildSummary(options, run, verify);
     io.stdout.write(options.json ? `${JSON.stringify(summary)}\n` : renderSummary(summary));
+    // The failures a user fixes get one line on stderr too, naming the setting (the summary has the detail).
+    if (run.outcome === 'connection-failed') {
+      io.stderr.write(`iot-ingest simulate: no device could connect to ${options.url}${run.stats.lastError ? ` (${run.stats.lastError})` : ''}: `
+        + 'is `iot-ingest serve` running? set --url / MQTT_URL\n');
+    } else if (verify !== undefined && 'error' in verify) {
+      io.stderr.write(`iot-ingest simulate: --verify could not read the table: ${verify.error}; check --dynamodb-endpoint / DYNAMODB_ENDPOINT and --table / TABLE_NAME\n`);
+    }
     // Stopped by Ctrl-C/SIGTERM: the summary is printed, but the run did not complete.
     return run.outcome === 'aborted' && summary.exitCode === EXIT_CODES.OK ? EXIT_CODES.INTERRUPTED : summary.exitCode;
   } catch (error) {

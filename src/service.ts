@@ -1,6 +1,28 @@
 // Wires the pipeline together: embedded or external DynamoDB, tables, writer, batcher, dead-letter,
 // broker, HTTP; and takes it apart again in a fixed order on stop.
+import { hostname } from 'node:os';
 import type { Logger } from 'pino';
+import { commandRoutes } from './commands/http.ts';
+import { CommandDispatcher } from './commands/dispatcher.ts';
+import { createCommandMetrics } from './commands/metrics.ts';
+import { CommandService } from './commands/service.ts';
+import { COMMANDS_TTL_ATTRIBUTE, CommandsTable, commandsTableSpec } from './commands/table.ts';
+import { consoleRoutes } from './http/console.ts';
+import { deadLetterRoutes } from './http/dead-letters.ts';
+import type { Route } from './http/route.ts';
+import { internalsOf } from './broker/internals.ts';
+import { createForwardGuard } from './live/forward-guard.ts';
+import { LiveHub } from './live/hub.ts';
+import { createLiveMetrics } from './live/metrics.ts';
+import { attachMqttLive } from './live/mqtt-subscribers.ts';
+import { sseRoutes } from './live/sse.ts';
+import { tapStored } from './live/stored-tap.ts';
+import { attachPresence } from './presence/broker-events.ts';
+import type { PresenceHooks } from './presence/broker-events.ts';
+import { deviceRoutes } from './presence/http.ts';
+import { createPresenceMetrics } from './presence/metrics.ts';
+import { devicesTableSpec } from './presence/table.ts';
+import { PresenceTracker } from './presence/tracker.ts';
 import { startBroker } from './broker/server.ts';
 import type { RunningBroker } from './broker/server.ts';
 import type { ListenerName } from './broker/limits/limit-metrics.ts';
@@ -9,12 +31,11 @@ import { createPublishHook } from './broker/publish-hook.ts';
 import { createBrokerSecurity } from './broker/security.ts';
 import type { BrokerSecurity } from './broker/security.ts';
 import { telemetryTopic } from './broker/topic.ts';
-import { bindHosts, isLoopback } from './config/schema.ts';
+import { bindHosts, hasAnonymousListener, isLoopback } from './config/schema.ts';
 import type { ServeConfig } from './config/schema.ts';
 import { IngestError } from './errors.ts';
 import { createHttpGuard, resolveApiToken } from './http/auth.ts';
 import { startHttp } from './http/server.ts';
-import { devicesTableSpec } from './identity/device-record.ts';
 import { DeviceRegistry } from './identity/registry.ts';
 import type { RunningHttp } from './http/server.ts';
 import { Batcher } from './ingest/batcher.ts';
@@ -81,7 +102,7 @@ export async function startService(config: ServeConfig, deps: ServiceDeps): Prom
   let security: BrokerSecurity | undefined;
   const hosts = bindHosts(config);
   const apiToken = resolveApiToken(config);
-  if (config.allowAnonymousRemote && ((config.auth === 'none' && !isLoopback(hosts.mqttHost)) || (apiToken === undefined && !isLoopback(hosts.httpHost)))) {
+  if (config.allowAnonymousRemote && ((hasAnonymousListener(config) && !isLoopback(hosts.mqttHost)) || (apiToken === undefined && !isLoopback(hosts.httpHost)))) {
     log.warn({ mqttHost: hosts.mqttHost, httpHost: hosts.httpHost, auth: config.auth, apiToken: apiToken !== undefined }, '--allow-anonymous-remote: listeners without credentials accept clients from the network (anyone who can reach them may publish as any device or read the API)');
   }
   let health: StoreHealth | undefined;
@@ -106,9 +127,30 @@ export async function startService(config: ServeConfig, deps: ServiceDeps): Prom
   }
   const connection = { endpoint, region: config.region, maxSockets: config.writeConcurrency + 8, requestTimeoutMs: config.requestTimeoutMs };
   const clients = createDynamoClients(connection, deps.env ?? {});
+  const replica = config.replicaId ?? `${hostname()}:${process.pid}`;
+  // Feature routes are added once their parts exist; /healthz and /readyz answer meanwhile.
+  const routes: Route[] = [];
+  const live: LiveHub = new LiveHub({
+    retentionDays: config.retentionDays,
+    maxBufferedBytes: config.liveMaxBufferedBytes,
+    metrics: createLiveMetrics(metrics.registry, (): { sse: number; mqtt: number } => ({ sse: live.count('sse'), mqtt: live.count('mqtt') })),
+  });
+  const presence: PresenceTracker = new PresenceTracker({
+    doc: clients.doc,
+    tableName: config.devicesTableName,
+    replica,
+    flushMs: config.presenceFlushMs,
+    seenIntervalMs: config.presenceSeenIntervalMs,
+    retentionDays: config.retentionDays,
+    metrics: createPresenceMetrics(metrics.registry, (): number => presence.pendingDevices()),
+    log: log.child({ component: 'presence' }),
+  });
+  let dispatcher: CommandDispatcher | undefined;
+  let presenceHooks: PresenceHooks | undefined;
   let sink: ReadingSink | undefined;
   try {
     http = await startHttp({
+      routes,
       host: hosts.httpHost,
       port: config.httpPort,
       registry: metrics.registry,
@@ -125,6 +167,7 @@ export async function startService(config: ServeConfig, deps: ServiceDeps): Prom
     await untilReachable(tableLog, async () => {
       await ensureTable(clients.client, telemetryTableSpec(config.tableName), { create: config.createTable, ttlAttribute, log: tableLog });
       await ensureTable(clients.client, deadLetterTableSpec(config.dlqTableName), { create: config.createTable, ttlAttribute, log: tableLog });
+      await ensureTable(clients.client, commandsTableSpec(config.commandsTableName), { create: config.createTable, ttlAttribute: COMMANDS_TTL_ATTRIBUTE, log: tableLog });
       await ensureTable(clients.client, devicesTableSpec(config.devicesTableName), { create: config.createTable, log: tableLog });
     });
     security = createBrokerSecurity(config, { deviceAllowed: deps.deviceAllowed, registry: new DeviceRegistry(clients.doc, config.devicesTableName), promRegistry: metrics.registry, log: log.child({ component: 'auth' }) });
@@ -147,7 +190,11 @@ export async function startService(config: ServeConfig, deps: ServiceDeps): Prom
           : await createHttpTransport(connection, config.tableName, deps.env ?? {});
       sink = new DynamoDbSink(transport, metrics, { retentionDays: config.retentionDays, writeTimeoutMs: config.writeTimeoutMs, slowRequestMs: config.slowWriteMs }, log.child({ component: 'writer' }));
     }
-    const readingSink = sink;
+    // Stored readings go to the live tail and to presence (latest reading), in the order stored.
+    const readingSink = tapStored(sink, (readings) => {
+      live.publish(readings);
+      presence.stored(readings);
+    });
     const deadLetter = new DeadLetterWriter(
       clients.doc,
       { tableName: config.dlqTableName, retentionDays: config.retentionDays, maxInflight: config.deadLetterMaxInflight, retryBudgetMs: config.writeTimeoutMs },
@@ -172,6 +219,10 @@ export async function startService(config: ServeConfig, deps: ServiceDeps): Prom
     if (config.clusterRedisUrl !== undefined) {
       cluster = await connectClusterState({ url: config.clusterRedisUrl, registry: metrics.registry, log: log.child({ component: 'cluster' }) });
     }
+    const forwardGuard = createForwardGuard(config.liveMaxBufferedBytes, live.metrics);
+    const commandMetrics = createCommandMetrics(metrics.registry, () => dispatcher?.inflightCount() ?? 0);
+    const commandsTable = new CommandsTable(clients.doc, config.commandsTableName, () => commandMetrics.tableWrites.inc());
+    const commands = new CommandService(commandsTable, (deviceId) => dispatcher?.announce(deviceId), commandMetrics);
     broker = await startBroker({
       config: { ...config, mqttHost: hosts.mqttHost },
       metrics,
@@ -180,10 +231,28 @@ export async function startService(config: ServeConfig, deps: ServiceDeps): Prom
       authorizeSubscribe: brokerSecurity.authorizeSubscribe,
       proxyProtocol: config.proxyProtocol,
       ...(cluster ? { shared: { mq: cluster.mq, persistence: cluster.persistence } } : {}),
+      authorizeForward: (client, packet) => {
+        const allowed = dispatcher ? dispatcher.forward(client, packet) : packet;
+        return allowed && forwardGuard(client, allowed);
+      },
+      onDisconnect: (client, reason) => presenceHooks?.onDisconnect(client, reason),
       authorizePublish: (markDisconnectReason, rateStep) =>
-        createPublishHook({ ackMode: config.ackMode, limits: config, batcher, deadLetter, metrics, markDisconnectReason, rateStep, onDenied: brokerSecurity.onPublishDenied }),
+        createPublishHook({ ackMode: config.ackMode, limits: config, batcher, deadLetter, metrics, markDisconnectReason, rateStep, commands, onDenied: brokerSecurity.onPublishDenied }),
     });
     brokerSecurity.attach(broker.aedes, broker.markDisconnectReason);
+    dispatcher = new CommandDispatcher({ aedes: broker.aedes, table: commandsTable, metrics: commandMetrics, replica, log: log.child({ component: 'commands' }) });
+    dispatcher.attach();
+    presenceHooks = attachPresence(broker.aedes, presence);
+    attachMqttLive(broker.aedes, live);
+    // Cluster mode: stored readings reach live subscribers on every replica through the shared emitter.
+    if (cluster) live.shareThrough(internalsOf(broker.aedes).mq);
+    routes.push(
+      ...commandRoutes(commands),
+      ...sseRoutes({ hub: live, metrics: live.metrics, maxSubscribers: config.liveMaxSubscribers, maxEventsPerSecond: config.liveStreamMaxEventsPerSecond }),
+      ...deviceRoutes(clients.doc, config.devicesTableName, config.tableName),
+      ...deadLetterRoutes(clients.doc, config.dlqTableName),
+      ...consoleRoutes(),
+    );
     ready = true;
     log.info({ mqttPort: broker.port, mqttPorts: broker.ports, httpPort: http.port, mqttHost: hosts.mqttHost, httpHost: hosts.httpHost, auth: config.auth, dynamodbEndpoint: endpoint ?? 'aws', table: config.tableName, ackMode: config.ackMode }, 'iot-ingest ready');
 
@@ -208,6 +277,10 @@ export async function startService(config: ServeConfig, deps: ServiceDeps): Prom
       await new Promise((resolve) => setImmediate(resolve));
       await new Promise((resolve) => setImmediate(resolve));
       await runningBroker.close('shutdown');
+      await dispatcher?.settle();
+      dispatcher?.close();
+      await presence.close();
+      live.close();
       await cluster?.close();
       await runningHttp.close();
       await readingSink.shutdown();
@@ -231,6 +304,8 @@ export async function startService(config: ServeConfig, deps: ServiceDeps): Prom
     security?.stop();
     health?.stop();
     await broker?.close('shutdown');
+    await presence.close().catch(() => undefined);
+    live.close();
     await cluster?.close();
     await http?.close();
     await sink?.shutdown();

@@ -59,15 +59,15 @@ describe('devices CLI', () => {
   });
 
   it('list and show describe devices without any secret or hash', async () => {
-    const listed = await runCli(['devices', 'list', '--json', ...conn]);
+    const listed = await runCli(['devices', 'registry-list', '--json', ...conn]);
     expect(listed.code).toBe(0);
     const rows = listed.stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
     expect(rows.map((r) => r.deviceId).sort()).toEqual(['cli-1', 'cli-2']);
-    const shown = await runCli(['devices', 'show', 'cli-1', ...conn]);
+    const shown = await runCli(['devices', 'registry-show', 'cli-1', ...conn]);
     expect(shown.code).toBe(0);
     expect(JSON.parse(shown.stdout)).toMatchObject({ deviceId: 'cli-1', status: 'active', attributes: { model: 't1000', site: 'lab' } });
     expect(shown.stdout + listed.stdout).not.toMatch(/scrypt|secret/i);
-    const missing = await runCli(['devices', 'show', 'nope', ...conn]);
+    const missing = await runCli(['devices', 'registry-show', 'nope', ...conn]);
     expect(missing.code).toBe(1);
     expect(missing.stderr).toContain('no device "nope"');
   });
@@ -84,7 +84,7 @@ describe('devices CLI', () => {
     const revoked = await runCli(['devices', 'revoke', 'cli-2', ...conn]);
     expect(revoked.code).toBe(0);
     await waitFor(async () => (await connackCode(svc.mqttUrl, 'cli-2', 'cli-2', after.secret)) === 4, { message: 'revoked device refused' });
-    expect(JSON.parse((await runCli(['devices', 'show', 'cli-2', ...conn])).stdout)).toMatchObject({ status: 'revoked' });
+    expect(JSON.parse((await runCli(['devices', 'registry-show', 'cli-2', ...conn])).stdout)).toMatchObject({ status: 'revoked' });
   });
 
   it('import provisions 2,000 devices from a CSV, writes their secrets once, and skips them on a rerun', async () => {
@@ -102,7 +102,7 @@ describe('devices CLI', () => {
     expect(new Set(creds.map(([, s]) => s)).size).toBe(2000);
     const [id, secret] = creds[1234] as [string, string];
     expect(await connackCode(svc.mqttUrl, id, id, secret)).toBe(0);
-    const shown = JSON.parse((await runCli(['devices', 'show', id, ...conn])).stdout) as { attributes: Record<string, string> };
+    const shown = JSON.parse((await runCli(['devices', 'registry-show', id, ...conn])).stdout) as { attributes: Record<string, string> };
     expect(shown.attributes).toEqual({ model: `m${Number(id.slice(6)) % 3}` });
 
     const rerun = await runCli(['devices', 'import', csv, '--hash-cost', '10', ...conn], {}, 120_000);
@@ -118,6 +118,6 @@ describe('devices CLI', () => {
     expect(r.code).toBe(2);
     expect(r.stderr).toContain('line 3: device id "bad/id"');
     expect(r.stderr).toContain('line 4: device id "ok-1" appears twice');
-    expect((await runCli(['devices', 'show', 'ok-1', ...conn])).code).toBe(1);
+    expect((await runCli(['devices', 'registry-show', 'ok-1', ...conn])).code).toBe(1);
   });
 });

@@ -210,6 +210,21 @@ describe('prometheus', () => {
     expect(config).toMatch(/rule_files:\s*\n\s*-\s*alerts\.yml/);
   });
 
+  it('every alert has summary, description and a runbook_url to its own section of docs/runbook.md; no job is hard-coded', () => {
+    const text = readFileSync(join(REPO_ROOT, 'prometheus', 'alerts.yml'), 'utf8');
+    const runbook = readFileSync(join(REPO_ROOT, 'docs', 'runbook.md'), 'utf8');
+    const blocks = text.split(/^\s*- alert: /m).slice(1);
+    expect(blocks.length).toBe(13);
+    for (const block of blocks) {
+      const name = block.split('\n')[0]?.trim() as string;
+      expect(block, name).toMatch(/^\s+summary: \S/m);
+      expect(block, name).toMatch(/^\s+description: \S/m);
+      expect(block, name).toContain(`runbook_url: docs/runbook.md#${name.toLowerCase()}`);
+      expect(runbook, name).toContain(`\n## ${name}\n`);
+    }
+    for (const { expr, source } of ruleExpressions(text, 'alerts.yml')) expect(expr, source).not.toMatch(/\bjob\s*=/);
+  });
+
   it('alerts fire on the series they watch (promtool test rules)', () => {
     // promtool compares annotations too; they are prose, so test a copy without them.
     const rules = readFileSync(join(REPO_ROOT, 'prometheus', 'alerts.yml'), 'utf8').split('\n');
@@ -234,8 +249,10 @@ describe('prometheus', () => {
         s('iot_ingest_queue_bytes', '1000+0x20'), s('iot_ingest_queue_capacity_bytes', '2000+0x20')],
       [alert('3m', 'IotIngestQueueNearFullReadings', `severity: warning, ${inst}`), alert('3m', 'IotIngestQueueNearFullBytes', null)]],
       // A target that stops answering, and a job with no target at all.
-      [[s('up', '1 1 0+0x20')], [alert('1m', 'IotIngestDown', null), alert('4m', 'IotIngestDown', `severity: critical, ${inst}`)]],
-      [[s('up', '1+0x40', 'job="other"')], [alert('10m', 'IotIngestTargetMissing', 'severity: critical, job: iot-ingest')]],
+      [[s('up', '1 1 0+0x20'), s('iot_ingest_build_info', '1 1')], [alert('1m', 'IotIngestDown', null), alert('4m', 'IotIngestDown', `severity: critical, ${inst}`)]],
+      // Another job's target going down is not this service's alert, whatever the job names.
+      [[s('up', '1 1 0+0x20', 'job="other",instance="b:80"'), s('iot_ingest_build_info', '1+0x20')], [alert('4m', 'IotIngestDown', null)]],
+      [[s('up', '1+0x40', 'job="other"')], [alert('10m', 'IotIngestTargetMissing', 'severity: critical')]],
       // DynamoDB errors while nothing is stored; storage giving up on messages.
       [[s('iot_ingest_dynamodb_errors_total', '0+10x60', 'job="iot-ingest",instance="a:9464",operation="BatchWriteItem",code="NetworkError"'),
         s('iot_ingest_readings_stored_total', '500+0x60'),
@@ -279,7 +296,7 @@ describe('grafana', () => {
     expect(dashboards.map((d) => d.file)).toContain('iot-ingest-overview.json');
   });
 
-  it.each(dashboards)('$file: every panel queries the prometheus datasource with a non-empty expr', ({ dashboard }) => {
+  it.each(dashboards)('$file: every panel queries the prometheus datasource variable with a non-empty expr', ({ dashboard }) => {
     expect(dashboard.uid).toBeTruthy();
     expect(dashboard.schemaVersion).toBeGreaterThanOrEqual(36);
     const panels = allPanels(dashboard.panels).filter((p) => p.type !== 'row');
@@ -287,15 +304,38 @@ describe('grafana', () => {
     for (const p of panels) {
       const where = `panel ${p.id} "${p.title}"`;
       expect(['timeseries', 'stat', 'gauge', 'bargauge', 'table', 'heatmap'], where).toContain(p.type);
-      expect(p.datasource?.uid, where).toBe('prometheus');
+      expect(p.datasource, where).toEqual({ type: 'prometheus', uid: '${datasource}' });
       const targets = p.targets ?? [];
       expect(targets.some((t) => typeof t.expr === 'string' && t.expr.trim() !== ''), where).toBe(true);
       for (const t of targets) {
-        expect(t.datasource?.uid ?? p.datasource?.uid, `${where} ${t.refId}`).toBe('prometheus');
+        expect(t.datasource?.uid ?? p.datasource?.uid, `${where} ${t.refId}`).toBe('${datasource}');
         expect(t.expr?.trim(), `${where} ${t.refId}`).toBeTruthy();
       }
     }
-    for (const v of dashboard.templating?.list ?? []) expect(v.datasource?.uid, `variable ${v.name}`).toBe('prometheus');
+    const [first, ...others] = dashboard.templating?.list ?? [];
+    expect(first).toMatchObject({ name: 'datasource', type: 'datasource', query: 'prometheus' });
+    for (const v of others) expect(v.datasource?.uid, `variable ${v.name}`).toBe('${datasource}');
+  });
+
+  it.each(dashboards)('$file: every datasource reference is a variable, so it imports into a Grafana whose Prometheus has another name or uid', ({ dashboard }) => {
+    const refs: string[] = [];
+    const walk = (node: unknown, path: string): void => {
+      if (Array.isArray(node)) node.forEach((n, i) => walk(n, `${path}[${i}]`));
+      else if (node !== null && typeof node === 'object') {
+        for (const [k, v] of Object.entries(node)) {
+          if (k === 'datasource' && v !== null && typeof v === 'object') refs.push(`${path}: ${JSON.stringify(v)}`);
+          else if (k === 'datasource' && typeof v === 'string') refs.push(`${path}: "${v}"`);
+          walk(v, `${path}.${k}`);
+        }
+      }
+    };
+    walk(dashboard, '$');
+    expect(refs.length).toBeGreaterThan(50);
+    // Grafana's own annotation source is built in and the same in every Grafana.
+    const bad = refs.filter((r) => !r.includes('"uid":"${datasource}"') && !r.includes('"uid":"-- Grafana --"'));
+    expect(bad).toEqual([]);
+    expect(JSON.stringify(dashboard)).not.toMatch(/"uid":\s*"prometheus"/);
+    expect(JSON.stringify(dashboard)).not.toContain('__inputs');
   });
 
   it.each(dashboards)('$file: panel ids are unique and panels fit the 24-column grid without overlapping', ({ dashboard }) => {
@@ -341,6 +381,17 @@ describe('containers', () => {
       const r = run('docker-compose', args);
       expect(r.status, r.output).toBe(0);
     }
+  });
+
+  it('DynamoDB Local keeps its data on a named volume; every long-running service has a health check', () => {
+    const compose = readFileSync(join(REPO_ROOT, 'docker-compose.yml'), 'utf8');
+    const service = (name: string): string => compose.split(/^ {2}(?=\S)/m).find((b) => b.startsWith(`${name}:`)) ?? '';
+    expect(service('dynamodb')).toContain('"-sharedDb", "-dbPath", "/home/dynamodblocal/data"');
+    expect(service('dynamodb')).not.toContain('-inMemory');
+    expect(service('dynamodb')).toContain('dynamodb-data:/home/dynamodblocal/data');
+    expect(compose).toMatch(/^volumes:\n {2}dynamodb-data:/m);
+    for (const name of ['ingest', 'dynamodb', 'prometheus', 'grafana']) expect(service(name), name).toMatch(/healthcheck:\n(\s+#.*\n)*\s+test:/);
+    expect(service('simulator')).toContain('"${SIM_DURATION:-10m}"');
   });
 
   it('docker-compose.yml avoids keys docker-compose 1.29 rejects and wires the health checks', () => {

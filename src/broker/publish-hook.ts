@@ -16,6 +16,8 @@ import type { Metrics } from '../metrics/registry.ts';
 import { identityOf, mayPublish } from './acl.ts';
 import type { PublishDecision } from './acl.ts';
 import type { AclReason } from './auth-metrics.ts';
+import { handleCommandPublish } from './command-publish.ts';
+import type { CommandPublishHandler } from './command-publish.ts';
 import type { RateStep } from './limits/rate-step.ts';
 
 export type PublishCallback = (error?: Error | null) => void;
@@ -32,6 +34,8 @@ export interface PublishHookDeps {
   /** Counts and logs a PUBLISH the identity may not make (the connection is then closed). */
   readonly onDenied?: (client: Client, topic: string, reason: AclReason) => void;
   readonly now?: () => number;
+  /** Device answers and application commands on the command topics. */
+  readonly commands?: CommandPublishHandler;
   /** Per-device message/reading rate (token bucket): holds or refuses before anything is queued. */
   readonly rateStep?: RateStep;
 }
@@ -122,8 +126,12 @@ export function createPublishHook(deps: PublishHookDeps): AuthorizePublish {
     if (client === null) return callback(null);
     const decision = checkTopic(client, packet, callback);
     if (decision === undefined) return;
-    // Command responses and commands go on to aedes and its subscribers.
-    if (decision.kind !== 'telemetry') return callback(null);
+    // Command responses (devices) and commands (applications): stored by the command service when
+    // there is one, then on to aedes and its subscribers.
+    if (decision.kind !== 'telemetry') {
+      if (deps.commands && handleCommandPublish(deps.commands, client, packet, callback, (c) => deps.markDisconnectReason(c, 'store_failed'))) return;
+      return callback(null);
+    }
     packet.retain = false; // readings go to DynamoDB, never to the broker's retained store
     const receivedAt = now();
     const payload = typeof packet.payload === 'string' ? Buffer.from(packet.payload) : packet.payload;

@@ -4,7 +4,7 @@
 // and the connection metrics.
 import type { Socket } from 'node:net';
 import { Aedes } from 'aedes';
-import type { AedesOptions, Client } from 'aedes';
+import type { AedesOptions, AedesPublishPacket, Client } from 'aedes';
 import type { Logger } from 'pino';
 import type { AuthMode, ServeConfig } from '../config/schema.ts';
 import type { DisconnectReason, Metrics } from '../metrics/registry.ts';
@@ -39,6 +39,8 @@ export function maxPacketBytesOf(config: Pick<ServeConfig, 'maxPacketBytes' | 'm
   return config.maxPacketBytes ?? config.maxPayloadBytes + 64 * 1024;
 }
 
+export type AuthorizeForward = (client: Client, packet: AedesPublishPacket) => AedesPublishPacket | null;
+
 export interface BrokerOptions {
   readonly config: BrokerConfig;
   readonly metrics: Metrics;
@@ -57,6 +59,9 @@ export interface BrokerOptions {
   readonly proxyProtocol?: boolean;
   /** Shared emitter and persistence for cluster mode (mqemitter-redis, aedes-persistence-redis). */
   readonly shared?: { readonly mq: unknown; readonly persistence: unknown };
+  readonly authorizeForward?: AuthorizeForward;
+  /** Told about every disconnection with its reason (presence). */
+  readonly onDisconnect?: (client: Client, reason: DisconnectReason) => void;
 }
 
 export interface RunningBroker {
@@ -107,6 +112,7 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
     // Without the identity hooks, nothing of one device may leak to another: no subscriptions.
     authorizeSubscribe: options.authorizeSubscribe ?? ((_client, _sub, callback) => callback(new Error('subscriptions are not offered by this service'))),
     ...(options.shared ? { mq: options.shared.mq, persistence: options.shared.persistence } : {}),
+    ...(options.authorizeForward ? { authorizeForward: options.authorizeForward } : {}),
   });
   // aedes reports persistence failures (a Redis outage in cluster mode) as broker errors: log, never crash.
   (aedes as unknown as NodeJS.EventEmitter).on('error', (err: Error) => log.warn({ err }, 'broker error'));
@@ -116,7 +122,9 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
   });
   aedes.on('clientDisconnect', (client) => {
     metrics.connectedClients.dec();
-    metrics.disconnectsTotal.inc({ reason: reasons.get(client) ?? 'client' });
+    const reason = reasons.get(client) ?? 'client';
+    metrics.disconnectsTotal.inc({ reason });
+    options.onDisconnect?.(client, reason);
   });
   aedes.on('keepaliveTimeout', (client) => mark(client, 'keepalive'));
   // aedes reports a drain timeout once per pending write of the client: count the client once.

@@ -45,6 +45,8 @@ export interface CommandSpec<S extends z.ZodType> {
   readonly description: string;
   /** Positional arguments, in order: [name, meaning]. More than these is a usage error. */
   readonly positionals?: ReadonlyArray<readonly [string, string]>;
+  /** Any number (0+) of further positional arguments after `positionals` (`tail [deviceId ...]`). */
+  readonly restPositionals?: readonly [string, string];
   /** Sub-actions (`dlq list|replay|purge`): [name, meaning]; the first positional must be one. */
   readonly actions?: ReadonlyArray<readonly [string, string]>;
   readonly settings: readonly SettingSpec[];
@@ -71,8 +73,9 @@ export function commandHelp(spec: CommandSpec<z.ZodType>): string {
     spec.usage.map((u, i) => `${i === 0 ? 'Usage:' : '      '} iot-ingest ${spec.name} ${u}`).join('\n'),
     spec.description,
   ];
-  if (spec.actions) parts.push(`Actions:\n${formatRows(spec.actions)}`);
-  if (spec.positionals) parts.push(`Arguments:\n${formatRows(spec.positionals)}`);
+  if (spec.actions) parts.push(`Actions:\n${formatRows(spec.actions, 12)}`);
+  const positionals = [...(spec.positionals ?? []), ...(spec.restPositionals ? [spec.restPositionals] : [])];
+  if (positionals.length > 0) parts.push(`Arguments:\n${formatRows(positionals)}`);
   parts.push(formatOptions(options(spec)));
   if (spec.notes) parts.push(spec.notes);
   if (spec.examples) parts.push(`Examples:\n${spec.examples.map((e) => `  ${e}`).join('\n')}`);
@@ -83,7 +86,7 @@ export function commandHelp(spec: CommandSpec<z.ZodType>): string {
 export function defineCommand<S extends z.ZodType>(spec: CommandSpec<S>): CliCommand {
   return {
     async run(argv, io) {
-      const maxArgs = (spec.actions ? 1 : 0) + (spec.positionals?.length ?? 0);
+      const maxArgs = spec.restPositionals ? Number.MAX_SAFE_INTEGER : (spec.actions ? 1 : 0) + (spec.positionals?.length ?? 0);
       const parsed = parseFlags(options(spec as CommandSpec<z.ZodType>), argv, io.env, maxArgs);
       if (parsed.values.help === true) {
         io.stdout.write(commandHelp(spec as CommandSpec<z.ZodType>));
@@ -95,7 +98,8 @@ export function defineCommand<S extends z.ZodType>(spec: CommandSpec<S>): CliCom
       }
       const debug = ['debug', 'trace'].includes(String(parsed.values['log-level'] ?? ''));
       try {
-        let args = parsed.positionals;
+        const args = parsed.positionals;
+        const actionCount = spec.actions ? 1 : 0;
         if (spec.actions) {
           const action = args[0];
           const names = spec.actions.map(([n]) => n);
@@ -103,12 +107,8 @@ export function defineCommand<S extends z.ZodType>(spec: CommandSpec<S>): CliCom
           if (!names.includes(action)) throw usageError([`unknown action "${action}": use ${names.join(', ')}`]);
         }
         const config = validateSettings(spec.schema, spec.settings, parsed);
-        const required = (spec.actions ? 1 : 0) + (spec.positionals?.length ?? 0);
-        if (args.length < required) {
-          const missing = spec.positionals?.[args.length - (spec.actions ? 1 : 0)]?.[0] ?? 'argument';
-          throw usageError([`missing <${missing}> (see --help)`]);
-        }
-        args = [...args];
+        const missing = spec.positionals?.[args.length - actionCount]?.[0];
+        if (missing !== undefined) throw usageError([`missing <${missing}> (see --help)`]);
         return await spec.run({ config, args, json: parsed.values.json === true, io });
       } catch (err) {
         const explained = explainError(err, debug);

@@ -106,7 +106,7 @@ const add = defineCommand({
 });
 
 const list = defineCommand({
-  name: 'devices list',
+  name: 'devices registry-list',
   usage: ['[options]'],
   description: 'Lists devices: id, status and creation time (--json: one object per line with attributes and presence).',
   settings: [{ key: 'limit', flag: 'limit', env: 'DEVICES_LIMIT', kind: 'string', value: 'N', help: 'Most devices to print.' }, ...DEVICES_TABLE, ...CONNECTION_SETTINGS],
@@ -129,7 +129,7 @@ const list = defineCommand({
 });
 
 const show = defineCommand({
-  name: 'devices show',
+  name: 'devices registry-show',
   usage: ['<deviceId> [options]'],
   description: 'Prints one device as JSON: status, times, attributes and presence fields (never a secret or hash).',
   positionals: [ID],
@@ -238,16 +238,24 @@ const importCommand = defineCommand({
 
 const ACTIONS: ReadonlyArray<readonly [string, CliCommand, string]> = [
   ['add', add, 'provision a device; prints its secret once'],
-  ['list', list, 'devices with their status'],
-  ['show', show, 'one device: status, times, attributes, presence'],
+  ['list', presenceAction('list'), 'devices of a running service: presence and latest reading (over HTTP, --url)'],
+  ['show', presenceAction('show'), 'one device of a running service, with its latest reading (over HTTP, --url)'],
+  ['registry-list', list, 'the registry table itself: status and creation time of every device'],
+  ['registry-show', show, 'one registry item: status, times, attributes, presence (never a secret)'],
   ['revoke', revoke, 'refuse a device from now on and close its live connections'],
   ['rotate', rotate, 'a new secret; the old one stays valid for --overlap-seconds'],
   ['import', importCommand, 'provision many devices from a CSV'],
 ];
 
+/** `list` and `show` are the presence view (devices-presence.ts), which takes the action as its first argument. */
+function presenceAction(action: 'list' | 'show'): CliCommand {
+  return { run: async (argv, io) => (await import('./devices-presence.ts')).devicesPresenceCommand.run([action, ...argv], io) };
+}
+
 const OVERVIEW = `Usage: iot-ingest devices <action> [options]
 
-The device registry (table --devices-table, default "devices"): who may connect with --auth password.
+The device registry (table --devices-table, default "devices"): who may connect with --auth password,
+and the presence of the devices a running service sees.
 
 Actions:
 ${formatRows(ACTIONS.map(([name, , summary]) => [name, summary] as const))}

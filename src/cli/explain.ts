@@ -102,8 +102,11 @@ export function explainError(err: unknown, debug = false): Explained {
   let line: string | undefined;
   for (let e: unknown = cause; e instanceof Error && line === undefined; e = e.cause) line = explainWith(e, hints);
   if (line === undefined) {
-    line = cause instanceof IngestError ? `${cause.message}` : `${cause?.name ?? 'Error'}: ${firstLine(cause?.message ?? String(cause))}`;
-    if (!debug) line += ' (run with --log-level debug for details)';
+    if (cause instanceof IngestError) line = firstLine(cause.message);
+    else {
+      line = `${cause?.name ?? 'Error'}: ${firstLine(cause?.message ?? String(cause))}`;
+      if (!debug) line += ' (run with --log-level debug for details)';
+    }
   }
   if (debug && cause instanceof Error && cause.stack) line += `\n${cause.stack}`;
   return { line, exitCode: EXIT.FAILURE };

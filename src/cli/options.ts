@@ -44,11 +44,17 @@ export interface ParsedFlags {
   readonly errors: string[];
 }
 
+/** The --help placeholder a setting's name suggests: PORT, HOST, MS, BYTES, URL, else VALUE. */
+function placeholder(key: string): string {
+  const unit = /(Port|Host|Ms|Bytes|Endpoint)$/.exec(key)?.[1];
+  return unit === undefined ? 'VALUE' : unit === 'Endpoint' ? 'URL' : unit.toUpperCase();
+}
+
 /** A SettingSpec of the serve schema as an option (booleans get --no-). */
 export function settingOption(s: SettingSpec, group?: string): OptionDef {
   return {
     flag: s.flag, kind: s.kind, env: s.env, help: s.help, negatable: s.kind === 'boolean',
-    ...(s.kind === 'string' ? { value: s.value ?? 'VALUE' } : {}),
+    ...(s.kind === 'string' ? { value: s.value ?? placeholder(s.key) } : {}),
     ...(s.repeatable ? { repeatable: true } : {}),
     ...(s.secret ? { secret: true } : {}),
     ...(group === undefined ? {} : { group }),
@@ -73,16 +79,21 @@ export function parseFlags(defs: readonly OptionDef[], argv: readonly string[], 
   const origin: Record<string, string> = {};
   const positionals: string[] = [];
   const errors: string[] = [];
+  // The argument right after an unknown option is taken for its value, not reported a second time.
+  let afterUnknown = false;
   for (const token of tokens) {
     if (token.kind === 'positional') {
-      positionals.push(token.value);
+      if (!afterUnknown) positionals.push(token.value);
+      afterUnknown = false;
       continue;
     }
+    afterUnknown = false;
     if (token.kind !== 'option') continue;
     const negated = token.name.startsWith('no-') ? byFlag.get(token.name.slice(3)) : undefined;
     const def = byFlag.get(token.name) ?? (negated?.negatable ? negated : undefined);
     if (def === undefined) {
       errors.push(`${token.rawName}: unknown option (see --help)`);
+      afterUnknown = token.value === undefined;
     } else if (def.kind === 'boolean') {
       if (token.value !== undefined) errors.push(`--${token.name}: takes no value (got "${token.value}")`);
       else {

@@ -17,14 +17,15 @@ import { timeSetting } from './time.ts';
 const SETTINGS: SettingSpec[] = [
   { key: 'from', flag: 'from', env: 'QUERY_FROM', kind: 'string', value: 'TIME', help: 'Start: epoch milliseconds or ISO-8601 (default: 24 h ago).' },
   { key: 'to', flag: 'to', env: 'QUERY_TO', kind: 'string', value: 'TIME', help: 'End: epoch milliseconds or ISO-8601 (default: now + 1 h).' },
-  { key: 'limit', flag: 'limit', env: 'QUERY_LIMIT', kind: 'string', value: 'N', help: 'Most readings to print; when more exist, the cursor of the rest goes to stderr.' },
-  { key: 'all', flag: 'all', env: 'QUERY_ALL', kind: 'boolean', help: 'Follow every page: print all readings in the range (--limit ignored).' },
+  { key: 'limit', flag: 'limit', env: 'QUERY_LIMIT', kind: 'string', value: 'N', help: 'Readings per page (at most 1000 per request); when more exist, the cursor of the rest goes to stderr.' },
+  { key: 'all', flag: 'all', env: 'QUERY_ALL', kind: 'boolean', help: 'Follow the cursor page after page (of --limit readings): print every reading in the range.' },
   { key: 'cursor', flag: 'cursor', env: 'QUERY_CURSOR', kind: 'string', value: 'NEXT', help: 'Continue after a previous page (the "next" it printed on stderr).' },
   { key: 'desc', flag: 'desc', env: 'QUERY_DESC', kind: 'boolean', help: 'Newest first.' },
   { key: 'format', flag: 'format', env: 'QUERY_FORMAT', kind: 'string', value: 'FORMAT', help: 'jsonl (one reading per line), json (one array), csv or table.' },
   ...CONNECTION_SETTINGS,
 ];
 
+/** Largest Limit of one Query request (the HTTP read API's bound too). */
 const PAGE_SIZE = 1000;
 
 export const queryCommand = defineCommand({
@@ -69,7 +70,7 @@ export const queryCommand = defineCommand({
     try {
       await withHints(tableHints(conn, 'telemetry'), async () => {
         do {
-          const want = config.all ? PAGE_SIZE : Math.min(config.limit - printed, PAGE_SIZE);
+          const want = Math.min(config.all ? config.limit : config.limit - printed, PAGE_SIZE);
           const page = await queryReadings(clients.doc, conn.tableName, { deviceId, fromMs, toMs, limit: want, newestFirst: config.desc, cursor });
           for (const item of page.items) out.write(item);
           printed += page.items.length;

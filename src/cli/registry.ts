@@ -29,7 +29,9 @@ export const COMMANDS: readonly Registration[] = [
   { name: 'query', summary: 'read a device\'s readings back from the table', load: async () => (await import('./query.ts')).queryCommand },
   { name: 'table', summary: 'create or describe the tables', load: async () => (await import('./table.ts')).tableCommand },
   { name: 'dlq', summary: 'list, replay or purge dead-lettered messages', load: async () => (await import('./dlq.ts')).dlqCommand },
-  { name: 'devices', summary: 'the device registry: add, list, show, revoke, rotate, import', load: async () => (await import('./devices.ts')).devicesCommand },
+  { name: 'devices', summary: 'the device registry (add, revoke, rotate, import) and the devices a running service sees (list, show)', load: async () => (await import('./devices.ts')).devicesCommand },
+  { name: 'command', summary: 'send a command to a device, optionally wait for its answer', load: async () => (await import('./send-command.ts')).sendCommandCommand },
+  { name: 'tail', summary: 'print readings as they are stored (live)', load: async () => (await import('./tail.ts')).tailCommand },
 ];
 
 export function topHelp(): string {
@@ -70,6 +72,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
   try {
     return await (await registration.load()).run(rest, io);
   } catch (err) {
+    // Only what escapes a command's own handling (defineCommand explains its errors itself).
     const explained = explainError(err, rest.includes('debug'));
     if (explained.line !== '') io.stderr.write(`iot-ingest ${name}: ${explained.line}\n`);
     return explained.exitCode;

@@ -1,7 +1,9 @@
 // `iot-ingest serve`: the service. Options are the serve schema's settings; start-up errors (a port
 // in use, an unreachable endpoint) become one line naming the setting to change. Runs until the
 // first SIGINT/SIGTERM, then flushes and stops (a second signal exits at once, see main.ts).
+import { createRequire } from 'node:module';
 import { maskConfig } from '../config/load.ts';
+import { CliError } from '../errors.ts';
 import { SERVE_SETTINGS, serveConfigSchema } from '../config/schema.ts';
 import type { ServeConfig } from '../config/schema.ts';
 import { createLogger } from '../log.ts';
@@ -27,6 +29,17 @@ function startHints(c: ServeConfig): ErrorHints {
   };
 }
 
+/** The embedded server (dynalite) is an optional dependency: users of real DynamoDB may omit it. */
+function checkEmbeddedInstalled(c: ServeConfig): void {
+  if (c.dynamodbEndpoint !== undefined || !c.embedded) return;
+  try {
+    createRequire(import.meta.url).resolve('dynalite');
+  } catch (err) {
+    throw new CliError('CONFIG_INVALID', 'the embedded DynamoDB-API server (dynalite, an optional dependency) is not installed: '
+      + 'run `npm install dynalite`, or set --dynamodb-endpoint / DYNAMODB_ENDPOINT, or --no-embedded for AWS', { exitCode: 1, cause: err });
+  }
+}
+
 export const serveCommand = defineCommand({
   name: 'serve',
   usage: ['[options]'],
@@ -43,6 +56,7 @@ export const serveCommand = defineCommand({
     'iot-ingest serve --no-embedded --region eu-west-1 --table telemetry   # real DynamoDB',
   ],
   async run({ config, io }) {
+    checkEmbeddedInstalled(config);
     const stopSignal = io.trapSignals();
     const log = createLogger(config.logLevel);
     log.info({ config: describeConfig(config) }, 'configuration');

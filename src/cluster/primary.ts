@@ -12,8 +12,12 @@ import { Counter, Gauge, Registry } from 'prom-client';
 import { bindHosts } from '../config/schema.ts';
 import type { ServeConfig } from '../config/schema.ts';
 import { createHttpGuard, resolveApiToken } from '../http/auth.ts';
-import { devicesTableSpec } from '../identity/device-record.ts';
+import { COMMANDS_TTL_ATTRIBUTE, commandsTableSpec } from '../commands/table.ts';
+import { consoleRoutes } from '../http/console.ts';
+import { deadLetterRoutes } from '../http/dead-letters.ts';
 import { startHttp } from '../http/server.ts';
+import { deviceRoutes } from '../presence/http.ts';
+import { devicesTableSpec } from '../presence/table.ts';
 import { computeBackoffMs } from '../ingest/backoff.ts';
 import { untilReachable } from '../service.ts';
 import { createDynamoClients } from '../storage/client.ts';
@@ -59,6 +63,7 @@ export async function startPrimary(config: ServeConfig, deps: { log: Logger; env
   await untilReachable(tableLog, async () => {
     await ensureTable(clients.client, telemetryTableSpec(config.tableName), { create: config.createTable, ttlAttribute, log: tableLog });
     await ensureTable(clients.client, deadLetterTableSpec(config.dlqTableName), { create: config.createTable, ttlAttribute, log: tableLog });
+    await ensureTable(clients.client, commandsTableSpec(config.commandsTableName), { create: config.createTable, ttlAttribute: COMMANDS_TTL_ATTRIBUTE, log: tableLog });
     await ensureTable(clients.client, devicesTableSpec(config.devicesTableName), { create: config.createTable, log: tableLog });
   });
 
@@ -118,6 +123,9 @@ export async function startPrimary(config: ServeConfig, deps: { log: Logger; env
     doc: clients.doc,
     tableName: config.tableName,
     log: log.child({ component: 'http' }),
+    // The registry view, dead letters and the console need no broker. Commands and live streams
+    // live in the workers' brokers and are not served on the primary's port yet.
+    routes: [...deviceRoutes(clients.doc, config.devicesTableName, config.tableName), ...deadLetterRoutes(clients.doc, config.dlqTableName), ...consoleRoutes()],
   });
   log.info({ workers: count, httpPort: http.port, mqttPort: config.mqttPort, dynamodbEndpoint: endpoint ?? 'aws' }, 'primary started; forking workers');
 

@@ -105,6 +105,7 @@ export const SERVE_SETTINGS: readonly SettingSpec[] = [
   { key: 'region', flag: 'region', env: 'AWS_REGION', kind: 'string', help: 'AWS region.' },
   { key: 'tableName', flag: 'table', env: 'TABLE_NAME', kind: 'string', help: 'Telemetry table (deviceId HASH, ts RANGE).' },
   { key: 'dlqTableName', flag: 'dlq-table', env: 'DLQ_TABLE_NAME', kind: 'string', help: 'Dead-letter table.' },
+  { key: 'commandsTableName', flag: 'commands-table', env: 'COMMANDS_TABLE_NAME', kind: 'string', help: 'Commands table (deviceId HASH, commandId RANGE; TTL on purgeAt).' },
   { key: 'deadLetterMaxInflight', flag: 'dead-letter-max-inflight', env: 'DEAD_LETTER_MAX_INFLIGHT', kind: 'string', help: 'Dead-letter writes in flight at most; when full, QoS 1 invalid messages wait (backpressure), QoS 0 ones are dropped and counted.' },
   { key: 'createTable', flag: 'create-table', env: 'CREATE_TABLE', kind: 'boolean', help: 'Create the tables at start-up when missing (--no-create-table to only check).' },
   { key: 'retentionDays', flag: 'retention-days', env: 'RETENTION_DAYS', kind: 'string', help: 'Keep readings this many days (writes expiresAt, enables TTL). Unset: keep forever.' },
@@ -128,6 +129,12 @@ export const SERVE_SETTINGS: readonly SettingSpec[] = [
   { key: 'maxFutureSkewMs', flag: 'max-future-skew-ms', env: 'MAX_FUTURE_SKEW_MS', kind: 'string', help: 'Readings further ahead of the server clock are invalid.' },
   { key: 'maxItemBytes', flag: 'max-item-bytes', env: 'MAX_ITEM_BYTES', kind: 'string', help: 'Largest item (DynamoDB allows 400 KB).' },
   { key: 'shutdownTimeoutMs', flag: 'shutdown-timeout-ms', env: 'SHUTDOWN_TIMEOUT_MS', kind: 'string', help: 'Deadline for flushing on SIGTERM.' },
+  { key: 'replicaId', flag: 'replica-id', env: 'REPLICA_ID', kind: 'string', help: 'Name of this replica in presence records (default: hostname:pid).' },
+  { key: 'presenceFlushMs', flag: 'presence-flush-ms', env: 'PRESENCE_FLUSH_MS', kind: 'string', help: 'Connects and disconnects reach the registry within this interval (coalesced writes).' },
+  { key: 'presenceSeenIntervalMs', flag: 'presence-seen-interval-ms', env: 'PRESENCE_SEEN_INTERVAL_MS', kind: 'string', help: 'Last-seen time and latest reading are written at most this often per device.' },
+  { key: 'liveMaxSubscribers', flag: 'live-max-subscribers', env: 'LIVE_MAX_SUBSCRIBERS', kind: 'string', help: 'Server-Sent Events streams open at once (beyond: 503).' },
+  { key: 'liveStreamMaxEventsPerSecond', flag: 'live-stream-max-events-per-second', env: 'LIVE_STREAM_MAX_EVENTS_PER_SECOND', kind: 'string', help: 'Rate bound of the all-devices stream GET /stream, per client (beyond: skipped, counted).' },
+  { key: 'liveMaxBufferedBytes', flag: 'live-max-buffered-bytes', env: 'LIVE_MAX_BUFFERED_BYTES', kind: 'string', help: 'Unsent bytes a live subscriber (SSE or MQTT) may have before its readings are skipped.' },
   { key: 'workers', flag: 'workers', env: 'WORKERS', kind: 'string', help: 'Broker processes on this machine sharing the listeners (node:cluster); auto = one per core. Metrics and /readyz cover all of them.' },
   { key: 'proxyProtocol', flag: 'proxy-protocol', env: 'MQTT_PROXY_PROTOCOL', kind: 'boolean', help: 'The MQTT listener expects a PROXY protocol v1/v2 header (HAProxy send-proxy-v2) and takes the device address from it. Only behind a balancer.' },
   { key: 'clusterRedisUrl', flag: 'cluster', env: 'CLUSTER_REDIS_URL', kind: 'string', secret: true, help: 'Cluster mode: redis://host:port shared by replicas for cross-node MQTT delivery and persistent sessions (mqemitter-redis, aedes-persistence-redis).' },
@@ -192,6 +199,7 @@ export const serveConfigSchema = z
     region: z.string().min(1).default('us-east-1'),
     tableName: z.string().regex(/^[A-Za-z0-9_.-]{3,255}$/, 'must be 3-255 chars of [A-Za-z0-9_.-]').default('telemetry'),
     dlqTableName: z.string().regex(/^[A-Za-z0-9_.-]{3,255}$/, 'must be 3-255 chars of [A-Za-z0-9_.-]').default('telemetry_dlq'),
+    commandsTableName: z.string().regex(/^[A-Za-z0-9_.-]{3,255}$/, 'must be 3-255 chars of [A-Za-z0-9_.-]').default('commands'),
     deadLetterMaxInflight: int(z.number().positive().max(1024)).default(32),
     createTable: bool.default(true),
     retentionDays: int(z.number().positive().max(36500)).optional(),
@@ -215,6 +223,12 @@ export const serveConfigSchema = z
     maxFutureSkewMs: int(z.number().min(0)).default(5 * 60_000),
     maxItemBytes: int(z.number().positive().max(400 * 1024, 'must be <= 409600 (DynamoDB item limit)')).default(400_000),
     shutdownTimeoutMs: positiveInt.default(30_000),
+    replicaId: z.string().regex(/^[A-Za-z0-9_.:-]{1,128}$/, 'must be 1-128 chars of [A-Za-z0-9_.:-]').optional(),
+    presenceFlushMs: int(z.number().min(10).max(600_000)).default(1_000),
+    presenceSeenIntervalMs: int(z.number().min(100).max(86_400_000)).default(60_000),
+    liveMaxSubscribers: int(z.number().min(1).max(100_000)).default(100),
+    liveStreamMaxEventsPerSecond: int(z.number().min(1).max(100_000)).default(200),
+    liveMaxBufferedBytes: int(z.number().min(1024).max(1024 * 1024 * 1024)).default(1024 * 1024),
     workers: z.union([z.literal('auto'), int(z.number().min(1).max(256))]).default(1),
     proxyProtocol: bool.default(false),
     clusterRedisUrl: z.url({ protocol: /^rediss?$/, error: 'must be a redis:// or rediss:// URL' }).optional(),
@@ -228,6 +242,12 @@ export const serveConfigSchema = z
       ctx.addIssue({ code: 'custom', path: ['maxQueuedBytes'], message: `must be at least twice maxPayloadBytes (${c.maxPayloadBytes})` });
     }
     checkExposure(c, ctx);
+    if ([c.tableName, c.dlqTableName, c.devicesTableName].includes(c.commandsTableName)) {
+      ctx.addIssue({ code: 'custom', path: ['commandsTableName'], message: 'must differ from the telemetry, dead-letter and devices tables' });
+    }
+    if ([c.tableName, c.dlqTableName].includes(c.devicesTableName)) {
+      ctx.addIssue({ code: 'custom', path: ['devicesTableName'], message: 'must differ from the telemetry and dead-letter tables' });
+    }
     const tlsListeners = [['tlsPort', c.tlsPort], ['wssPort', c.wssPort]] as const;
     for (const [key, value] of tlsListeners) {
       if (value === undefined) continue;

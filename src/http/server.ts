@@ -1,5 +1,7 @@
 // One HTTP port: /metrics (Prometheus), /healthz (the process is up), /readyz (the table is
-// reachable and the service is not shutting down) and GET /devices/{id}/readings (DynamoDB Query).
+// reachable and the service is not shutting down), GET /devices/{id}/readings (DynamoDB Query),
+// and the routes features add (commands, devices, live streams, console). With an API token, every
+// path but /healthz, /readyz and the console's static shell needs `Authorization: Bearer <token>`.
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
@@ -9,6 +11,8 @@ import type { Registry } from 'prom-client';
 import { queryReadings } from '../storage/readings-query.ts';
 import { parseReadingsParams } from './readings-params.ts';
 import type { HttpGuard } from './auth.ts';
+import { HttpError, sendJson } from './route.ts';
+import type { Route } from './route.ts';
 
 export interface HttpOptions {
   readonly host: string;
@@ -22,6 +26,8 @@ export interface HttpOptions {
   readonly log: Logger;
   /** Bearer-token check (auth.ts); undefined: no token configured. */
   readonly guard?: HttpGuard;
+  /** Routes added by features; matched before the built-in read API. */
+  readonly routes?: readonly Route[];
 }
 
 export interface RunningHttp {
@@ -34,6 +40,10 @@ const READINGS_PATH = /^\/devices\/([^/]+)\/readings$/;
 export async function startHttp(options: HttpOptions): Promise<RunningHttp> {
   const server: Server = createServer((req, res) => {
     handle(options, req, res).catch((err: unknown) => {
+      if (err instanceof HttpError) {
+        if (!res.headersSent) sendJson(res, err.status, { error: err.code, message: err.message, ...(err.problems.length > 0 ? { problems: err.problems } : {}) });
+        return;
+      }
       options.log.error({ err, url: req.url }, 'HTTP request failed');
       if (!res.headersSent) send(res, 502, { error: 'STORE_UNAVAILABLE', message: (err as Error).message });
       else res.destroy();
@@ -56,26 +66,49 @@ export async function startHttp(options: HttpOptions): Promise<RunningHttp> {
 
 async function handle(o: HttpOptions, req: IncomingMessage, res: ServerResponse): Promise<void> {
   const url = new URL(req.url ?? '/', 'http://localhost');
+  if (url.pathname === '/healthz') return send(res, 200, { status: 'ok' });
+  if (url.pathname === '/readyz') {
+    const ready = o.isReady();
+    return send(res, ready ? 200 : 503, { status: ready ? 'ready' : 'not ready', ...o.readinessDetail?.() });
+  }
+  for (const route of o.routes ?? []) {
+    const m = route.path.exec(url.pathname);
+    if (!m) continue;
+    const method = req.method === 'HEAD' ? 'GET' : req.method;
+    if (method !== route.method) {
+      if ((o.routes ?? []).some((r) => r !== route && r.method === method && r.path.test(url.pathname))) continue;
+      return send(res, 405, { error: 'METHOD_NOT_ALLOWED' });
+    }
+    if (!route.public) {
+      const auth = o.guard?.(req, url.pathname) ?? 'ok';
+      if (auth !== 'ok') return unauthorized(res, auth);
+    }
+    let params: string[];
+    try {
+      params = m.slice(1).map((p) => decodeURIComponent(p ?? ''));
+    } catch {
+      return send(res, 400, { error: 'BAD_REQUEST', problems: ['path: invalid percent-encoding'] });
+    }
+    return route.handle({ req, res, url, params });
+  }
   if (req.method !== 'GET' && req.method !== 'HEAD') return send(res, 405, { error: 'METHOD_NOT_ALLOWED' });
   const auth = o.guard?.(req, url.pathname) ?? 'ok';
-  if (auth !== 'ok') {
-    res.setHeader('www-authenticate', 'Bearer realm="iot-ingest"');
-    return send(res, 401, { error: 'UNAUTHORIZED', message: auth === 'missing' ? 'send Authorization: Bearer <API token>' : 'wrong API token' });
-  }
+  if (auth !== 'ok') return unauthorized(res, auth);
   if (url.pathname === '/metrics') {
     const body = await o.registry.metrics();
     res.writeHead(200, { 'content-type': o.registry.contentType });
     res.end(body);
     return;
   }
-  if (url.pathname === '/healthz') return send(res, 200, { status: 'ok' });
-  if (url.pathname === '/readyz') {
-    const ready = o.isReady();
-    return send(res, ready ? 200 : 503, { status: ready ? 'ready' : 'not ready', ...o.readinessDetail?.() });
-  }
   const match = READINGS_PATH.exec(url.pathname);
   if (match) return readings(o, match[1] as string, url.searchParams, res);
-  return send(res, 404, { error: 'NOT_FOUND', paths: ['/metrics', '/healthz', '/readyz', '/devices/{deviceId}/readings'] });
+  return send(res, 404, { error: 'NOT_FOUND', paths: ['/metrics', '/healthz', '/readyz', '/devices/{deviceId}/readings', '/devices', '/devices/{deviceId}', '/devices/{deviceId}/commands', '/devices/{deviceId}/stream', '/stream', '/dead-letters', '/'] });
+}
+
+function unauthorized(res: ServerResponse, why: 'missing' | 'invalid'): void {
+  const text = JSON.stringify({ error: 'UNAUTHORIZED', message: why === 'missing' ? 'this path needs Authorization: Bearer <API token>' : 'wrong API token' });
+  res.writeHead(401, { 'content-type': 'application/json', 'www-authenticate': 'Bearer', 'content-length': Buffer.byteLength(text) });
+  res.end(text);
 }
 
 async function readings(o: HttpOptions, encodedDeviceId: string, query: URLSearchParams, res: ServerResponse): Promise<void> {

@@ -15,7 +15,7 @@ import type { DynamoClients } from '../../src/storage/client.ts';
 import { randomTableName, waitFor } from './dynamo-servers.ts';
 
 export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
-export const CLI = fileURLToPath(new URL('../../bin/iot-ingest.js', import.meta.url));
+export const CLI = fileURLToPath(new URL('../../bin/iot-ingest-dev.js', import.meta.url));
 
 export interface TestService {
   readonly service: RunningService;
