@@ -112,7 +112,7 @@ describe('commands', () => {
     await waitFor(() => d.received.length === 1);
     expect(d.received.map((r) => r.body.commandId)).toEqual([own.json.commandId]);
     expect(d.client.connected).toBe(true);
-    expect(metricValue(await scrape(svc.httpUrl), 'iot_ingest_subscriptions_refused_total', { reason: 'not_own_topic' })).toBe(2);
+    expect(metricValue(await scrape(svc.httpUrl), 'iot_ingest_acl_denials_total', { action: 'subscribe', reason: 'not_own_topic' })).toBe(2);
   });
 
   it('resends a command that was not acknowledged, on the next connection', async () => {

@@ -13,7 +13,6 @@ import type { ApplicationCredentials } from './applications.ts';
 import type { SourceLockout } from './auth-lockout.ts';
 import type { ThrottledAuthLog } from './auth-log.ts';
 import type { AuthFailureReason, AuthMetrics } from './auth-metrics.ts';
-import { clientIdMatches } from './authenticators.ts';
 import type { AuthOutcome, Authenticator, ConnectAttempt } from './authenticators.ts';
 import type { TakeoverGuard } from './takeover.ts';
 
@@ -83,7 +82,6 @@ export function createAuthenticateHook(deps: AuthenticateDeps): AuthenticateHook
     if (attempt.username !== undefined && deps.applications.has(attempt.username)) {
       const name = attempt.username;
       if (attempt.password === undefined || !deps.applications.verify(name, attempt.password)) return { ok: false, reason: 'bad_application_secret' };
-      if (!clientIdMatches(attempt.clientId, name)) return { ok: false, reason: 'client_id_mismatch' };
       return { ok: true, identity: { role: 'application', id: name, via: 'password' }, registered: false };
     }
     // The mode of the listener the client came in on (listeners/connection-info.ts), else the default.
