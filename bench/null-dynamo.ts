@@ -1,5 +1,5 @@
 // A do-nothing DynamoDB-API endpoint: answers the calls the service makes (DescribeTable,
-// CreateTable, UpdateTimeToLive, PutItem, BatchWriteItem, ...) at once, stores nothing, and counts
+// CreateTable, UpdateTimeToLive, PutItem, UpdateItem, BatchWriteItem, ...) at once, stores nothing, and counts
 // the items it was asked to write. Run against it, the service shows what its own pipeline costs
 // without a database's cost in the way. Forked by bench/run.ts; reports its port over IPC.
 import { createServer } from 'node:http';
@@ -63,6 +63,14 @@ function handle(req: IncomingMessage, res: ServerResponse, raw: string): void {
       requests++;
       items++;
       return reply(res, 200, {});
+    // Presence (last seen, latest reading) and the registry update, read and delete single items:
+    // answered as if applied, so the service does not retry them every flush (not counted as readings).
+    case 'UpdateItem':
+    case 'DeleteItem':
+    case 'GetItem':
+      return reply(res, 200, {});
+    case 'BatchGetItem':
+      return reply(res, 200, { Responses: {}, UnprocessedKeys: {} });
     case 'DescribeTable': {
       const t = tables.get(name);
       return t ? reply(res, 200, { Table: describe(t) }) : error(res, 'ResourceNotFoundException', `Requested resource not found: Table: ${name} not found`);
