@@ -24,6 +24,8 @@ interface Pending {
   edge: boolean;
   /** The connection the state belongs to (condition of the write). */
   connectAt: number | undefined;
+  /** The latest stored reading, turned into `attributes.lastReading` only when written (most are superseded first). */
+  latest: Reading | undefined;
 }
 
 export interface PresenceOptions {
@@ -89,10 +91,9 @@ export class PresenceTracker {
     }
     for (const [deviceId, r] of latest) {
       const p = this.entry(deviceId);
-      const prevTs = p.attributes.lastReading?.ts;
+      const prevTs = p.latest?.ts ?? p.attributes.lastReading?.ts;
       if (typeof prevTs === 'number' && prevTs > r.ts) continue;
-      const item = toItem(r, this.o.retentionDays);
-      p.attributes.lastReading = JSON.stringify(item).length <= MAX_LAST_READING_BYTES ? item : { ts: r.ts, truncated: true };
+      p.latest = r;
       p.attributes.lastReadingAt = r.receivedAt;
       p.attributes.lastSeenAt = Math.max(p.attributes.lastSeenAt ?? 0, r.receivedAt);
     }
@@ -113,7 +114,7 @@ export class PresenceTracker {
   private entry(deviceId: string): Pending {
     let p = this.pending.get(deviceId);
     if (!p) {
-      p = { attributes: {}, edge: false, connectAt: undefined };
+      p = { attributes: {}, edge: false, connectAt: undefined, latest: undefined };
       this.pending.set(deviceId, p);
     }
     return p;
@@ -137,6 +138,11 @@ export class PresenceTracker {
   }
 
   private async write(deviceId: string, p: Pending, now: number): Promise<void> {
+    if (p.latest !== undefined) {
+      const item = toItem(p.latest, this.o.retentionDays);
+      p.attributes.lastReading = JSON.stringify(item).length <= MAX_LAST_READING_BYTES ? item : { ts: p.latest.ts, truncated: true };
+      p.latest = undefined;
+    }
     try {
       const applied = await writePresence(this.o.doc, this.o.tableName, deviceId, p.attributes, p.connectAt);
       this.o.metrics.writes.inc({ result: applied ? 'ok' : 'superseded' });
@@ -146,7 +152,7 @@ export class PresenceTracker {
       this.o.log.warn({ err, deviceId }, 'presence write failed; retried on the next flush');
       // Newer events since this flush win over the failed state.
       const newer = this.pending.get(deviceId);
-      this.pending.set(deviceId, newer ? { attributes: { ...p.attributes, ...newer.attributes }, edge: true, connectAt: newer.connectAt ?? p.connectAt } : { ...p, edge: true });
+      this.pending.set(deviceId, newer ? { attributes: { ...p.attributes, ...newer.attributes }, edge: true, connectAt: newer.connectAt ?? p.connectAt, latest: newer.latest } : { ...p, edge: true });
     }
   }
 }
