@@ -8,7 +8,7 @@
 import type { Client, PublishPacket } from 'aedes';
 import { IngestError } from '../errors.ts';
 import type { AckMode } from '../config/schema.ts';
-import type { Batcher } from '../ingest/batcher.ts';
+import type { Batcher, Submission } from '../ingest/batcher.ts';
 import type { DeadLetterWriter } from '../ingest/dead-letter.ts';
 import { decodeTelemetry } from '../ingest/decode.ts';
 import type { DecodeLimits } from '../ingest/decode.ts';
@@ -94,29 +94,36 @@ export function createPublishHook(deps: PublishHookDeps): AuthorizePublish {
 
   /** Queues the readings; the PUBACK leaves once they are stored (durable) or queued (received). */
   function enqueue(client: Client, packet: PublishPacket, readings: Parameters<Batcher['submit']>[0], release: (err: Error | null) => void): void {
-    batcher.submit(readings, { clientId: client.id, qos: packet.qos }).then(
-      (submission) => {
-        const holdUntilStored = durable && packet.qos > 0;
-        if (!holdUntilStored) release(null);
-        submission.stored.then(
-          () => {
-            metrics.messagesReceivedTotal.inc({ result: 'stored' });
-            if (holdUntilStored) release(null);
-          },
-          (err: Error) => {
-            metrics.messagesReceivedTotal.inc({ result: 'failed' });
-            // No PUBACK: closing the connection makes the device resend after reconnecting.
-            if (holdUntilStored) {
-              deps.markDisconnectReason(client, 'store_failed');
-              release(err);
-            }
-          },
-        );
-      },
+    const origin = { clientId: client.id, qos: packet.qos };
+    // Fast path: room in the queue now, no promise hop per message.
+    const admitted = batcher.trySubmit(readings, origin);
+    if (admitted !== undefined) return awaitStored(client, packet, admitted, release);
+    batcher.submit(readings, origin).then(
+      (submission) => awaitStored(client, packet, submission, release),
       (err: IngestError) => {
         metrics.messagesReceivedTotal.inc({ result: 'limited' });
         deps.markDisconnectReason(client, err.code === 'SHUTTING_DOWN' ? 'shutdown' : 'overloaded');
         release(err);
+      },
+    );
+  }
+
+  /** A queued message: PUBACK at once (received mode, QoS 0) or once stored (durable). */
+  function awaitStored(client: Client, packet: PublishPacket, submission: Submission, release: (err: Error | null) => void): void {
+    const holdUntilStored = durable && packet.qos > 0;
+    if (!holdUntilStored) release(null);
+    submission.stored.then(
+      () => {
+        metrics.messagesReceivedTotal.inc({ result: 'stored' });
+        if (holdUntilStored) release(null);
+      },
+      (err: Error) => {
+        metrics.messagesReceivedTotal.inc({ result: 'failed' });
+        // No PUBACK: closing the connection makes the device resend after reconnecting.
+        if (holdUntilStored) {
+          deps.markDisconnectReason(client, 'store_failed');
+          release(err);
+        }
       },
     );
   }

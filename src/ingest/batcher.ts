@@ -74,12 +74,25 @@ export class Batcher {
    * space if need be); the returned `stored` promise settles when the sink has them.
    */
   submit(readings: Reading[], origin?: MessageOrigin): Promise<Submission> {
+    const now = this.trySubmit(readings, origin);
+    if (now !== undefined) return Promise.resolve(now);
     if (this.closed) return Promise.reject(new IngestError('SHUTTING_DOWN', 'the service is shutting down', { retriable: true }));
-    if (readings.length === 0) return Promise.resolve(EMPTY);
     let bytes = 0;
     for (const r of readings) bytes += r.sizeBytes;
-    if (this.gate.tryEnter(readings.length, bytes)) return Promise.resolve(this.enqueue(readings, origin));
     return this.gate.enter(readings.length, bytes).then(() => this.enqueue(readings, origin));
+  }
+
+  /**
+   * `submit` without the promise when the readings fit at once (the common case: no hop through
+   * the microtask queue per message). Undefined when the message must wait for space, or the
+   * batcher is closed: then `submit` waits or refuses it.
+   */
+  trySubmit(readings: Reading[], origin?: MessageOrigin): Submission | undefined {
+    if (this.closed) return undefined;
+    if (readings.length === 0) return EMPTY;
+    let bytes = 0;
+    for (const r of readings) bytes += r.sizeBytes;
+    return this.gate.tryEnter(readings.length, bytes) ? this.enqueue(readings, origin) : undefined;
   }
 
   /** Point-in-time figures for the gauges, read at scrape time. */
