@@ -27,7 +27,9 @@ export function tapStored(sink: ReadingSink, onStored: StoredListener): ReadingS
         return result;
       } finally {
         let stored: readonly Reading[] = [];
-        if (result && result.stored.length > 0) {
+        if (result && result.stored.length === readings.length) {
+          stored = readings; // every reading stored: the batch's own order, no set needed
+        } else if (result && result.stored.length > 0) {
           // Retries and narrowing may reorder; report in the order the batch was given.
           const ok = new Set(result.stored);
           stored = readings.filter((r) => ok.has(r));
