@@ -45,6 +45,26 @@ export function createPublishHook(deps: PublishHookDeps): AuthorizePublish {
   const now = deps.now ?? Date.now;
   const durable = deps.ackMode === 'durable';
 
+  // Per-message counts are summed and handed to prom-client once per turn of the microtask queue
+  // (a stored batch releases its PUBACKs together): the same values by the time anything can read
+  // them, without a labelled prom-client call per message.
+  let storedMessages = 0;
+  let receivedBytes = 0;
+  let heldDelta = 0;
+  let flushQueued = false;
+  const flushCounts = (): void => {
+    flushQueued = false;
+    if (storedMessages > 0) metrics.messagesReceivedTotal.inc({ result: 'stored' }, storedMessages);
+    if (receivedBytes > 0) metrics.receivedBytesTotal.inc(receivedBytes);
+    if (heldDelta !== 0) metrics.heldPublishes.inc(heldDelta);
+    storedMessages = receivedBytes = heldDelta = 0;
+  };
+  const queueFlush = (): void => {
+    if (flushQueued) return;
+    flushQueued = true;
+    queueMicrotask(flushCounts);
+  };
+
   /** The identity's right to this topic; undefined (and the callback answered) when refused. */
   function checkTopic(client: Client, packet: PublishPacket, callback: PublishCallback): PublishDecision & { allowed: true } | undefined {
     const identity = identityOf(client);
@@ -60,9 +80,11 @@ export function createPublishHook(deps: PublishHookDeps): AuthorizePublish {
   /** Releases the PUBACK (or closes the connection with `err`), with the held-publish accounting. */
   function releaseAck(packet: PublishPacket, receivedAt: number, callback: PublishCallback): (err: Error | null) => void {
     const acked = packet.qos > 0;
-    metrics.heldPublishes.inc();
+    heldDelta++;
+    queueFlush();
     return (err) => {
-      metrics.heldPublishes.dec();
+      heldDelta--;
+      queueFlush();
       if (acked && err === null) metrics.pubackLatencySeconds.observe((now() - receivedAt) / 1000);
       callback(err);
     };
@@ -114,7 +136,8 @@ export function createPublishHook(deps: PublishHookDeps): AuthorizePublish {
     if (!holdUntilStored) release(null);
     submission.stored.then(
       () => {
-        metrics.messagesReceivedTotal.inc({ result: 'stored' });
+        storedMessages++;
+        queueFlush();
         if (holdUntilStored) release(null);
       },
       (err: Error) => {
@@ -142,7 +165,8 @@ export function createPublishHook(deps: PublishHookDeps): AuthorizePublish {
     packet.retain = false; // readings go to DynamoDB, never to the broker's retained store
     const receivedAt = now();
     const payload = typeof packet.payload === 'string' ? Buffer.from(packet.payload) : packet.payload;
-    metrics.receivedBytesTotal.inc(payload.byteLength);
+    receivedBytes += payload.byteLength;
+    queueFlush();
     const release = releaseAck(packet, receivedAt, callback);
     const decoded = decodeTelemetry(payload, decision.deviceId, receivedAt, limits);
     const admit = (): void => {
