@@ -6,7 +6,7 @@ import { commandRoutes } from './commands/http.ts';
 import { CommandDispatcher } from './commands/dispatcher.ts';
 import { createCommandMetrics } from './commands/metrics.ts';
 import { CommandService } from './commands/service.ts';
-import { COMMANDS_TTL_ATTRIBUTE, CommandsTable, commandsTableSpec } from './commands/table.ts';
+import { CommandsTable } from './commands/table.ts';
 import { consoleRoutes } from './http/console.ts';
 import { deadLetterRoutes } from './http/dead-letters.ts';
 import type { Route } from './http/route.ts';
@@ -21,7 +21,6 @@ import { attachPresence } from './presence/broker-events.ts';
 import type { PresenceHooks } from './presence/broker-events.ts';
 import { deviceRoutes } from './presence/http.ts';
 import { createPresenceMetrics } from './presence/metrics.ts';
-import { devicesTableSpec } from './presence/table.ts';
 import { PresenceTracker } from './presence/tracker.ts';
 import { startBroker } from './broker/server.ts';
 import type { RunningBroker } from './broker/server.ts';
@@ -48,7 +47,7 @@ import { startEmbeddedDynamo } from './storage/embedded.ts';
 import type { EmbeddedDynamo } from './storage/embedded.ts';
 import { startStoreHealth } from './storage/store-health.ts';
 import type { StoreHealth } from './storage/store-health.ts';
-import { deadLetterTableSpec, ensureTable, telemetryTableSpec } from './storage/tables.ts';
+import { ensureServiceTables } from './service-tables.ts';
 import type { TelemetryStore } from './storage/telemetry-store.ts';
 import { createThreadedTransport } from './storage/worker-store.ts';
 import { DynamoDbSink } from './storage/dynamodb/sink.ts';
@@ -161,14 +160,10 @@ export async function startService(config: ServeConfig, deps: ServiceDeps): Prom
       tableName: config.tableName,
       log: log.child({ component: 'http' }),
     });
-    const ttlAttribute = config.retentionDays === undefined ? undefined : 'expiresAt';
     const tableLog = log.child({ component: 'tables' });
     // DynamoDB may come up after the service (compose, a restarting endpoint): wait for it, not ready meanwhile.
     await untilReachable(tableLog, async () => {
-      await ensureTable(clients.client, telemetryTableSpec(config.tableName), { create: config.createTable, ttlAttribute, log: tableLog });
-      await ensureTable(clients.client, deadLetterTableSpec(config.dlqTableName), { create: config.createTable, ttlAttribute, log: tableLog });
-      await ensureTable(clients.client, commandsTableSpec(config.commandsTableName), { create: config.createTable, ttlAttribute: COMMANDS_TTL_ATTRIBUTE, log: tableLog });
-      await ensureTable(clients.client, devicesTableSpec(config.devicesTableName), { create: config.createTable, log: tableLog });
+      await ensureServiceTables(clients.client, config, { create: config.createTable, retentionDays: config.retentionDays, log: tableLog });
     });
     security = createBrokerSecurity(config, { deviceAllowed: deps.deviceAllowed, registry: new DeviceRegistry(clients.doc, config.devicesTableName), promRegistry: metrics.registry, log: log.child({ component: 'auth' }) });
     const brokerSecurity = security;

@@ -20,15 +20,20 @@ describe('tool subcommands', () => {
     await dynamo?.stop();
   });
 
-  it('table create makes both tables, describe shows them', async () => {
-    const created = await runCli(['table', 'create', ...conn]);
+  it('table create makes the four tables, describe shows them', async () => {
+    const more = ['--commands-table', `${table}-cmd`, '--devices-table', `${table}-dev`];
+    const created = await runCli(['table', 'create', ...conn, ...more]);
     expect(created.code).toBe(0);
-    expect(created.stdout).toContain(`${table}: created`);
-    expect(created.stdout).toContain(`${dlqTable}: created`);
-    const described = await runCli(['table', 'describe', ...conn]);
+    expect(created.stdout.trim().split('\n')).toEqual([`${table}: created`, `${dlqTable}: created`, `${table}-cmd: created`, `${table}-dev: created`]);
+    const described = await runCli(['table', 'describe', ...conn, ...more]);
     expect(described.code).toBe(0);
     const rows = described.stdout.trim().split('\n').map((l) => JSON.parse(l) as { table: string; status: string });
-    expect(rows).toEqual([expect.objectContaining({ table, status: 'ACTIVE' }), expect.objectContaining({ table: dlqTable, status: 'ACTIVE' })]);
+    expect(rows).toEqual([
+      expect.objectContaining({ table, status: 'ACTIVE' }),
+      expect.objectContaining({ table: dlqTable, status: 'ACTIVE' }),
+      expect.objectContaining({ table: `${table}-cmd`, status: 'ACTIVE' }),
+      expect.objectContaining({ table: `${table}-dev`, status: 'ACTIVE' }),
+    ]);
   });
 
   it('query prints a device\'s readings as JSON lines, newest first with --desc', async () => {

@@ -12,6 +12,6 @@ export function createAclAudit(metrics: Pick<AuthMetrics, 'aclDenials'>, auditLo
     metrics.aclDenials.inc({ action, reason });
     const identity = identityOf(client);
     const subject = identity ? `${identity.role}:${identity.id}` : `client:${client.id}`;
-    auditLog.warn(subject, { action, reason, topic, clientId: client.id, role: identity?.role, identity: identity?.id }, `${action} refused`);
+    auditLog.info(subject, { action, reason, topic, clientId: client.id, role: identity?.role, identity: identity?.id }, `${action} refused`);
   };
 }

@@ -17,8 +17,17 @@ export class ThrottledAuthLog {
     this.last = new LRUCache({ max: 10_000 });
   }
 
-  /** Logs `msg` for `subject` unless it was logged less than an interval ago. */
+  /** Logs `msg` at warn for `subject` unless it was logged less than an interval ago. */
   warn(subject: string, fields: Record<string, unknown>, msg: string): void {
+    this.emit('warn', subject, fields, msg);
+  }
+
+  /** The same at info: a client's refused PUBLISH or SUBSCRIBE is its mistake, not an attack. */
+  info(subject: string, fields: Record<string, unknown>, msg: string): void {
+    this.emit('info', subject, fields, msg);
+  }
+
+  private emit(level: 'warn' | 'info', subject: string, fields: Record<string, unknown>, msg: string): void {
     const key = `${msg}\0${subject}`;
     const now = this.now();
     const seen = this.last.get(key);
@@ -27,6 +36,6 @@ export class ThrottledAuthLog {
       return;
     }
     this.last.set(key, { atMs: now, suppressed: 0 });
-    this.log.warn({ ...fields, suppressedSinceLast: seen?.suppressed ?? 0 }, msg);
+    this.log[level]({ ...fields, suppressedSinceLast: seen?.suppressed ?? 0 }, msg);
   }
 }

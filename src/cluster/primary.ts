@@ -12,18 +12,16 @@ import { Counter, Gauge, Registry } from 'prom-client';
 import { bindHosts } from '../config/schema.ts';
 import type { ServeConfig } from '../config/schema.ts';
 import { createHttpGuard, resolveApiToken } from '../http/auth.ts';
-import { COMMANDS_TTL_ATTRIBUTE, commandsTableSpec } from '../commands/table.ts';
 import { consoleRoutes } from '../http/console.ts';
 import { deadLetterRoutes } from '../http/dead-letters.ts';
 import { startHttp } from '../http/server.ts';
 import { deviceRoutes } from '../presence/http.ts';
-import { devicesTableSpec } from '../presence/table.ts';
 import { computeBackoffMs } from '../ingest/backoff.ts';
 import { untilReachable } from '../service.ts';
 import { createDynamoClients } from '../storage/client.ts';
 import { startEmbeddedDynamo } from '../storage/embedded.ts';
 import type { EmbeddedDynamo } from '../storage/embedded.ts';
-import { deadLetterTableSpec, ensureTable, telemetryTableSpec } from '../storage/tables.ts';
+import { ensureServiceTables } from '../service-tables.ts';
 import { ClusterRegistry } from './cluster-registry.ts';
 import { MESSAGE_TYPES, isWorkerState } from './messages.ts';
 import type { WorkerState } from './messages.ts';
@@ -57,14 +55,10 @@ export async function startPrimary(config: ServeConfig, deps: { log: Logger; env
     endpoint = embedded.endpoint;
   }
   const clients = createDynamoClients({ endpoint, region: config.region, requestTimeoutMs: config.requestTimeoutMs }, deps.env);
-  const ttlAttribute = config.retentionDays === undefined ? undefined : 'expiresAt';
   const tableLog = log.child({ component: 'tables' });
   // Tables are created once, here, before any worker asks for them.
   await untilReachable(tableLog, async () => {
-    await ensureTable(clients.client, telemetryTableSpec(config.tableName), { create: config.createTable, ttlAttribute, log: tableLog });
-    await ensureTable(clients.client, deadLetterTableSpec(config.dlqTableName), { create: config.createTable, ttlAttribute, log: tableLog });
-    await ensureTable(clients.client, commandsTableSpec(config.commandsTableName), { create: config.createTable, ttlAttribute: COMMANDS_TTL_ATTRIBUTE, log: tableLog });
-    await ensureTable(clients.client, devicesTableSpec(config.devicesTableName), { create: config.createTable, log: tableLog });
+    await ensureServiceTables(clients.client, config, { create: config.createTable, retentionDays: config.retentionDays, log: tableLog });
   });
 
   const own = new Registry();

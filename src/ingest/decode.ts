@@ -3,6 +3,7 @@
 // numbers must be exact as doubles (exact-numbers.ts) and inside DynamoDB's range; every accepted
 // value is written exactly by src/storage/dynamodb/wire.ts.
 import { firstInexactNumber } from './exact-numbers.ts';
+import { jsonSyntaxProblem } from './json-syntax.ts';
 import type { AttributeValue, InvalidReason, Reading } from './reading.ts';
 
 export interface DecodeLimits {
@@ -50,6 +51,9 @@ export function decodeTelemetry(
   if (payload.byteLength > limits.maxPayloadBytes) {
     return invalid('payload_too_large', `payload is ${payload.byteLength} bytes, limit ${limits.maxPayloadBytes}`);
   }
+  // Syntax first, on the bytes: a JSON.parse that throws would keep the whole payload alive (json-syntax.ts).
+  const syntax = jsonSyntaxProblem(payload);
+  if (syntax !== undefined) return invalid('malformed_json', `payload is not UTF-8 JSON: ${syntax}`);
   let doc: unknown;
   let text: string;
   try {

@@ -3,15 +3,6 @@
 // UpdateItem, and never reads or returns the others except the ones listed in VIEW_ATTRIBUTES.
 import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import type { TableSpec } from '../storage/tables.ts';
-
-export function devicesTableSpec(name: string): TableSpec {
-  return {
-    name,
-    keySchema: [{ AttributeName: 'deviceId', KeyType: 'HASH' }],
-    attributes: [{ AttributeName: 'deviceId', AttributeType: 'S' }],
-  };
-}
 
 /** What presence writes on a device's registry item. */
 export interface PresenceAttributes {

@@ -14,7 +14,8 @@ export function remainingLength(n: number): Buffer {
   return Buffer.from(bytes);
 }
 
-function str(s: string | Buffer): Buffer {
+/** A length-prefixed UTF-8 string field. */
+export function str(s: string | Buffer): Buffer {
   const b = typeof s === 'string' ? Buffer.from(s) : s;
   return Buffer.concat([Buffer.from([b.length >> 8, b.length & 0xff]), b]);
 }

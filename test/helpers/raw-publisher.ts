@@ -2,23 +2,7 @@
 // and QoS 0 PUBLISH packets built by hand, written as fast as the socket drains.
 import { connect as tcpConnect } from 'node:net';
 import type { Socket } from 'node:net';
-
-/** The MQTT "remaining length" varint. */
-function remainingLength(n: number): Buffer {
-  const bytes: number[] = [];
-  do {
-    let b = n % 128;
-    n = Math.floor(n / 128);
-    if (n > 0) b |= 0x80;
-    bytes.push(b);
-  } while (n > 0);
-  return Buffer.from(bytes);
-}
-
-function utf8Field(text: string): Buffer {
-  const b = Buffer.from(text);
-  return Buffer.concat([Buffer.from([b.length >> 8, b.length & 0xff]), b]);
-}
+import { remainingLength, str as utf8Field } from './mqtt-raw.ts';
 
 /** CONNECT with a clean session and no credentials. */
 export function connectPacket(clientId: string, keepaliveSeconds = 60): Buffer {

@@ -127,6 +127,19 @@ describe('decodeTelemetry: every invalid reason', () => {
     expectBad("{'a': 1}", 'malformed_json', [/JSON/]);
   });
 
+  it('malformed_json: a syntax error names the byte and its offset (checked on the bytes, before JSON.parse)', () => {
+    expectBad(Buffer.alloc(1000, 0x7a), 'malformed_json', [/not UTF-8 JSON/, /unexpected byte 0x7a where a value belongs at byte 0/]);
+    expectBad(`{${'z'.repeat(1000)}}`, 'malformed_json', [/unexpected byte 0x7a where a property name belongs at byte 1/]);
+    expectBad('{"ts": 17, "temperature": ', 'malformed_json', [/ends too early/]);
+    expectBad(' \r\n\t ', 'malformed_json', [/JSON/, /empty/]);
+  });
+
+  it('the syntax check lets every JSON value through: whitespace and a BOM around a reading, scalars get their own reason', () => {
+    const bytes = Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from(' \n{"a": 1}\r\n\t')]);
+    expect(ok(bytes)[0]?.attributes).toEqual({ a: 1 });
+    for (const scalar of ['-1', '0', '7', 'true', 'false', 'null', '"s"', '1e5']) expectBad(scalar, 'invalid_shape', [/JSON object/]);
+  });
+
   it('malformed_json: invalid UTF-8 bytes', () => {
     const bytes = Buffer.concat([Buffer.from('{"a":"'), Buffer.from([0xff, 0xfe]), Buffer.from('"}')]);
     expectBad(bytes, 'malformed_json', [/UTF-8/]);
