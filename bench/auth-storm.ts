@@ -19,6 +19,10 @@ import { installCleanup, spawnCli } from './children.ts';
 import type { Child } from './children.ts';
 import { sampleCpu } from './procfs.ts';
 import { metricSum } from './scenarios.ts';
+import { encodeConnect } from './mqtt-wire.ts';
+
+/** The keepalive every storm connection announces; PINGREQs keep long storms inside it. */
+const KEEPALIVE_S = 60;
 
 export interface StormOptions {
   readonly devices: number;
@@ -46,32 +50,6 @@ export interface StormPhase {
 }
 
 const PINGREQ = Buffer.from([0xc0, 0x00]);
-
-function u16(n: number): Buffer {
-  const b = Buffer.allocUnsafe(2);
-  b.writeUInt16BE(n, 0);
-  return b;
-}
-
-function str(s: string): Buffer {
-  const b = Buffer.from(s, 'utf8');
-  return Buffer.concat([u16(b.length), b]);
-}
-
-/** CONNECT (MQTT 3.1.1, clean session, keepalive 60 s), with username and password when given. */
-function encodeConnect(clientId: string, username?: string, password?: string): Buffer {
-  const flags = 0x02 | (username !== undefined ? 0x80 : 0) | (password !== undefined ? 0x40 : 0);
-  const body = Buffer.concat([str('MQTT'), Buffer.from([0x04, flags, 0, 60]), str(clientId), ...(username !== undefined ? [str(username)] : []), ...(password !== undefined ? [str(password)] : [])]);
-  const length: number[] = [];
-  let n = body.length;
-  do {
-    let byte = n % 128;
-    n = Math.floor(n / 128);
-    if (n > 0) byte |= 0x80;
-    length.push(byte);
-  } while (n > 0);
-  return Buffer.concat([Buffer.from([0x10, ...length]), body]);
-}
 
 /** Opens one connection and resolves with the CONNACK return code (-1: closed without one). */
 function connectOne(port: number, packet: Buffer, sockets: Socket[]): Promise<number> {
@@ -165,7 +143,7 @@ export async function runAuthStorm(opts: StormOptions): Promise<StormPhase[]> {
     const embeddedPort = await freePort();
     const svc = await startService(auth, dataDir, embeddedPort);
     try {
-      let packets = ids.map((id) => encodeConnect(id));
+      let packets = ids.map((id) => encodeConnect(id, KEEPALIVE_S));
       if (auth === 'password') {
         opts.progress(`provisioning ${ids.length} devices (default scrypt cost)`);
         const clients = createDynamoClients({ endpoint: `http://127.0.0.1:${embeddedPort}`, region: 'us-east-1' });
@@ -173,7 +151,7 @@ export async function runAuthStorm(opts: StormOptions): Promise<StormPhase[]> {
         const registry = new DeviceRegistry(clients.doc, 'devices');
         await importDevices(clients.doc, registry, ids.map((deviceId) => ({ deviceId, attributes: {} })), { onStored: (creds) => void creds.forEach((c) => secrets.set(c.deviceId, c.secret)) });
         clients.destroy();
-        packets = ids.map((id) => encodeConnect(id, id, secrets.get(id)));
+        packets = ids.map((id) => encodeConnect(id, KEEPALIVE_S, { username: id, password: secrets.get(id) }));
       }
       for (const phase of ['cold', 'reconnect'] as const) {
         const sockets: Socket[] = [];

@@ -23,11 +23,20 @@ function u16(n: number): Buffer {
   return b;
 }
 
-/** CONNECT, protocol level 4 (3.1.1), clean session, no credentials. */
-export function encodeConnect(clientId: string, keepaliveSeconds: number): Buffer {
-  const id = Buffer.from(clientId, 'utf8');
-  const variableHeader = Buffer.from([0x00, 0x04, 0x4d, 0x51, 0x54, 0x54, 0x04, 0x02, keepaliveSeconds >> 8, keepaliveSeconds & 0xff]);
-  const body = Buffer.concat([variableHeader, u16(id.length), id]);
+/** A length-prefixed UTF-8 string field. */
+function utf8Field(text: string): Buffer {
+  const b = Buffer.from(text, 'utf8');
+  return Buffer.concat([u16(b.length), b]);
+}
+
+/** CONNECT, protocol level 4 (3.1.1), clean session; username and password when given. */
+export function encodeConnect(clientId: string, keepaliveSeconds: number, credentials?: { readonly username: string; readonly password?: string | undefined }): Buffer {
+  const flags = 0x02 | (credentials ? 0x80 : 0) | (credentials?.password !== undefined ? 0x40 : 0);
+  const variableHeader = Buffer.from([0x00, 0x04, 0x4d, 0x51, 0x54, 0x54, 0x04, flags, keepaliveSeconds >> 8, keepaliveSeconds & 0xff]);
+  const payload = [utf8Field(clientId)];
+  if (credentials) payload.push(utf8Field(credentials.username));
+  if (credentials?.password !== undefined) payload.push(utf8Field(credentials.password));
+  const body = Buffer.concat([variableHeader, ...payload]);
   return Buffer.concat([Buffer.from([0x10]), encodeRemainingLength(body.length), body]);
 }
 
