@@ -2,6 +2,7 @@
 // live), dead letters and a command form. Plain DOM and uPlot, bundled by esbuild; data calls carry
 // the API token (kept in sessionStorage) as a bearer header, streams are read with fetch.
 import uPlot from 'uplot';
+import { SseFrames } from '../../src/live/sse-frames.ts';
 
 const $ = <T extends HTMLElement>(id: string): T => document.getElementById(id) as T;
 let token = sessionStorage.getItem('iot-ingest-token') ?? '';
@@ -120,18 +121,11 @@ async function stream(): Promise<void> {
       if (!res.ok || !res.body) throw new Error(res.statusText);
       $('conn').textContent = 'live';
       const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
-      let buffer = '';
+      const frames = new SseFrames();
       for (;;) {
         const { value, done } = await reader.read();
         if (done) break;
-        buffer += value;
-        let end: number;
-        while ((end = buffer.indexOf('\n\n')) >= 0) {
-          const block = buffer.slice(0, end);
-          buffer = buffer.slice(end + 2);
-          const event = /^event: (.+)$/m.exec(block)?.[1];
-          const data = /^data: (.*)$/m.exec(block)?.[1];
-          if (data === undefined) continue;
+        for (const { event, data } of frames.push(value)) {
           const parsed = JSON.parse(data) as Record<string, unknown>;
           if (event === 'stats') pushThroughput(Number(parsed.ts), Number(parsed.storedPerSecond));
           else if (event === 'reading') {

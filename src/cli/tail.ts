@@ -9,6 +9,7 @@ import { CliError } from '../errors.ts';
 import { defineCommand } from './command.ts';
 import { EXIT } from './exit-codes.ts';
 import { HTTP_GROUP, HTTP_SETTINGS, authHeaders, httpShape, request } from './http-client.ts';
+import { SseFrames } from '../live/sse-frames.ts';
 
 const SETTINGS: SettingSpec[] = [
   { key: 'count', flag: 'count', env: 'TAIL_COUNT', kind: 'string', value: 'N', help: 'Stop after this many readings (default: until Ctrl-C).' },
@@ -37,18 +38,11 @@ export const tailCommand = defineCommand({
     signal.addEventListener('abort', () => controller.abort(), { once: true });
     const res = await request(`${base}${path}`, { headers: { accept: 'text/event-stream', ...authHeaders(config.apiToken) }, signal: controller.signal });
     let printed = 0;
-    let buffer = '';
+    const frames = new SseFrames();
     const decoder = new TextDecoder();
     try {
       for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
-        buffer += decoder.decode(chunk, { stream: true });
-        let end: number;
-        while ((end = buffer.indexOf('\n\n')) >= 0) {
-          const block = buffer.slice(0, end);
-          buffer = buffer.slice(end + 2);
-          const event = /^event: (.+)$/m.exec(block)?.[1];
-          const data = /^data: (.*)$/m.exec(block)?.[1];
-          if (data === undefined) continue;
+        for (const { event, data } of frames.push(decoder.decode(chunk, { stream: true }))) {
           if (event === 'skipped') io.stderr.write(`(skipped ${(JSON.parse(data) as { count: number }).count} reading(s))\n`);
           if (event !== 'reading') continue;
           io.stdout.write(`${json ? data : formatReading(JSON.parse(data) as Record<string, unknown>)}\n`);

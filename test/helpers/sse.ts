@@ -1,8 +1,9 @@
-// A Server-Sent Events reader for tests: collects events from a real HTTP stream.
-export interface SseEvent {
-  readonly event: string;
-  readonly data: string;
-}
+// A Server-Sent Events reader for tests: collects events from a real HTTP stream, parsed by the
+// same SseFrames as `iot-ingest tail` and the console.
+import { SseFrames } from '../../src/live/sse-frames.ts';
+import type { SseFrame } from '../../src/live/sse-frames.ts';
+
+export type SseEvent = SseFrame;
 
 export interface SseClient {
   readonly events: SseEvent[];
@@ -16,18 +17,11 @@ export async function openSse(url: string, headers: Record<string, string> = {})
   if (!res.ok || !res.body) throw new Error(`SSE ${url}: ${res.status} ${await res.text()}`);
   const events: SseEvent[] = [];
   const decoder = new TextDecoder();
-  let buffer = '';
+  const frames = new SseFrames();
   void (async () => {
     try {
       for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
-        buffer += decoder.decode(chunk, { stream: true });
-        let end: number;
-        while ((end = buffer.indexOf('\n\n')) >= 0) {
-          const block = buffer.slice(0, end);
-          buffer = buffer.slice(end + 2);
-          const data = /^data: (.*)$/m.exec(block)?.[1];
-          if (data !== undefined) events.push({ event: /^event: (.+)$/m.exec(block)?.[1] ?? 'message', data });
-        }
+        events.push(...frames.push(decoder.decode(chunk, { stream: true })));
       }
     } catch {
       // aborted
