@@ -1,5 +1,6 @@
 // The one retry helper. Every loop that retries (the DynamoDB writer, the dead-letter writer, table
-// bootstrap, the readiness wait, the embedded store's start) goes through `retry`, so they all back
+// bootstrap, the readiness wait, the embedded store's start, command status writes, and through
+// `resendLeftovers` the registry's reads, bulk import and dlq replay) goes through `retry`, so they all back
 // off the same way (exponential, full jitter), stop the same way (attempts, time budget, abort),
 // and decide the same way: the error says whether it is `retriable` (src/errors.ts).
 //
@@ -84,4 +85,24 @@ function delay(ms: number, signal: AbortSignal | undefined): Promise<void> {
     }, ms);
     signal?.addEventListener('abort', onAbort, { once: true });
   });
+}
+
+/**
+ * Sends `items`, then only what each answer hands back as left over (BatchWriteItem's
+ * UnprocessedItems, BatchGetItem's UnprocessedKeys), backing off between rounds as `retry` does.
+ * Errors of `send` itself are not retried here. After `maxAttempts` rounds with something still
+ * left, it throws STORE_UNAVAILABLE (retriable) with `what` in the message.
+ */
+export async function resendLeftovers<T>(items: readonly T[], send: (batch: readonly T[]) => Promise<readonly T[]>, options: { readonly maxAttempts: number; readonly what: string }): Promise<void> {
+  const leftover = new IngestError('STORE_UNAVAILABLE', `${options.what} left unprocessed after ${options.maxAttempts} attempts`, { retriable: true });
+  let pending = items;
+  try {
+    await retry(async () => {
+      pending = await send(pending);
+      if (pending.length > 0) throw leftover;
+    }, { maxAttempts: options.maxAttempts, isRetriable: (err) => err === leftover });
+  } catch (err) {
+    // Exhausted: the caller's own message, not the retry helper's wrapper.
+    throw err instanceof IngestError && err.code === 'RETRY_EXHAUSTED' ? leftover : err;
+  }
 }

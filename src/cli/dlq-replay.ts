@@ -14,6 +14,7 @@ import { toItem } from '../storage/item.ts';
 import { createDynamoTelemetryStore } from '../storage/telemetry-store.ts';
 import type { TelemetryItem } from '../storage/item.ts';
 import { deleteRecord } from './dlq-records.ts';
+import { resendLeftovers } from '../retry.ts';
 
 export type ReplayOutcome =
   | { readonly id: string; readonly deviceId: string; readonly outcome: 'stored'; readonly readings: number }
@@ -39,12 +40,7 @@ async function writeAll(doc: DynamoDBDocumentClient, table: string, items: reado
   const byTs = new Map(items.map((i) => [i.ts as number, i]));
   const unique = [...byTs.values()];
   for (let i = 0; i < unique.length; i += BATCH) {
-    let pending = unique.slice(i, i + BATCH);
-    for (let attempt = 0; pending.length > 0; attempt++) {
-      if (attempt === UNPROCESSED_ATTEMPTS) throw new Error(`${pending.length} reading(s) left unprocessed by DynamoDB after ${attempt} attempts`);
-      if (attempt > 0) await new Promise((r) => setTimeout(r, 100 * 2 ** attempt));
-      pending = (await store.writeBatch(pending)).unprocessed;
-    }
+    await resendLeftovers(unique.slice(i, i + BATCH), async (batch) => (await store.writeBatch(batch)).unprocessed, { maxAttempts: UNPROCESSED_ATTEMPTS, what: `table "${table}": readings` });
   }
 }
 

@@ -22,6 +22,8 @@ import { commandMessage, commandTopic } from './command.ts';
 import type { CommandRecord } from './command.ts';
 import type { CommandMetrics } from './metrics.ts';
 import type { CommandsTable } from './table.ts';
+import { retry } from '../retry.ts';
+import { toStoreError } from '../storage/errors.ts';
 
 const ANNOUNCE_PREFIX = '$iot-ingest/commands/';
 /** Commands awaiting PUBACK on one connection at most; more are sent as acks come back. */
@@ -202,15 +204,9 @@ export class CommandDispatcher {
     );
   }
 
-  private async writeWithRetry<T>(write: () => Promise<T>): Promise<T> {
-    for (let attempt = 0; ; attempt++) {
-      try {
-        return await write();
-      } catch (err) {
-        if (attempt >= 4) throw err;
-        await new Promise((resolve) => setTimeout(resolve, 100 * 2 ** attempt));
-      }
-    }
+  /** A status write, retried (5 attempts) when the store's error says waiting can cure it. */
+  private writeWithRetry<T>(write: () => Promise<T>): Promise<T> {
+    return retry(write, { maxAttempts: 5, backoff: { baseMs: 100, capMs: 1_600 }, isRetriable: (err) => toStoreError(err).retriable });
   }
 
   private track(p: Promise<unknown>): void {

@@ -4,13 +4,12 @@
 // failure finishes the job), the rest are hashed on the libuv pool and written 25 at a time with
 // BatchWriteItem (unprocessed items resent). Each chunk's secrets are handed out as soon as the
 // chunk is stored, so an interrupted import still yields the secrets of what it stored.
-import { setTimeout as sleep } from 'node:timers/promises';
 import { BatchWriteCommand } from '@aws-sdk/lib-dynamodb';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { parse } from 'csv-parse/sync';
 import pLimit from 'p-limit';
 import { IngestError } from '../errors.ts';
-import { computeBackoffMs } from '../ingest/backoff.ts';
+import { resendLeftovers } from '../retry.ts';
 import { isValidDeviceId, newDeviceItem } from './device-record.ts';
 import type { DeviceAttributes } from './device-record.ts';
 import type { DeviceRegistry } from './registry.ts';
@@ -104,11 +103,9 @@ export async function importDevices(doc: DynamoDBDocumentClient, registry: Devic
 }
 
 async function writeChunk(doc: DynamoDBDocumentClient, table: string, items: Record<string, unknown>[]): Promise<void> {
-  let requests: { PutRequest: { Item: Record<string, unknown> } }[] = items.map((Item) => ({ PutRequest: { Item } }));
-  for (let attempt = 0; requests.length > 0; attempt++) {
-    if (attempt >= MAX_ATTEMPTS) throw new IngestError('STORE_UNAVAILABLE', `devices table "${table}": items left unprocessed after ${MAX_ATTEMPTS} attempts`, { retriable: true });
-    if (attempt > 0) await sleep(computeBackoffMs(attempt));
-    const out = await doc.send(new BatchWriteCommand({ RequestItems: { [table]: requests } }));
-    requests = (out.UnprocessedItems?.[table] ?? []) as typeof requests;
-  }
+  type Request = { PutRequest: { Item: Record<string, unknown> } };
+  await resendLeftovers<Request>(items.map((Item) => ({ PutRequest: { Item } })), async (requests) => {
+    const out = await doc.send(new BatchWriteCommand({ RequestItems: { [table]: [...requests] } }));
+    return (out.UnprocessedItems?.[table] ?? []) as Request[];
+  }, { maxAttempts: MAX_ATTEMPTS, what: `devices table "${table}": items` });
 }

@@ -1,11 +1,10 @@
 // The device registry over the `devices` table: add (secret generated here and returned once),
 // get, batch get, list, revoke and rotate. Only hashes are stored. Changes are conditional writes
 // and UpdateItems, so attributes another component keeps on the item (presence) survive them.
-import { setTimeout as sleep } from 'node:timers/promises';
 import { BatchGetCommand, GetCommand, ScanCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { IngestError } from '../errors.ts';
-import { computeBackoffMs } from '../ingest/backoff.ts';
+import { resendLeftovers } from '../retry.ts';
 import { fromItem, isRegistered, isValidDeviceId, newDeviceItem } from './device-record.ts';
 import type { DeviceAttributes, DeviceRecord } from './device-record.ts';
 import { DEFAULT_HASH_COST, generateSecret, hashSecret } from './secrets.ts';
@@ -63,14 +62,12 @@ export class DeviceRegistry {
     const found = new Map<string, DeviceRecord>();
     const unique = [...new Set(ids)];
     for (let i = 0; i < unique.length; i += BATCH_GET_KEYS) {
-      let keys: Record<string, unknown>[] = unique.slice(i, i + BATCH_GET_KEYS).map((deviceId) => ({ deviceId }));
-      for (let attempt = 0; keys.length > 0; attempt++) {
-        if (attempt >= MAX_ATTEMPTS) throw new IngestError('STORE_UNAVAILABLE', `devices table "${this.tableName}": keys left unprocessed after ${MAX_ATTEMPTS} attempts`, { retriable: true });
-        if (attempt > 0) await sleep(computeBackoffMs(attempt));
-        const out = await this.doc.send(new BatchGetCommand({ RequestItems: { [this.tableName]: { Keys: keys, ConsistentRead: true } } }));
+      const keys = unique.slice(i, i + BATCH_GET_KEYS).map((deviceId): Record<string, unknown> => ({ deviceId }));
+      await resendLeftovers(keys, async (batch) => {
+        const out = await this.doc.send(new BatchGetCommand({ RequestItems: { [this.tableName]: { Keys: [...batch], ConsistentRead: true } } }));
         for (const item of out.Responses?.[this.tableName] ?? []) if (isRegistered(item)) found.set(String(item.deviceId), fromItem(item));
-        keys = (out.UnprocessedKeys?.[this.tableName]?.Keys ?? []) as Record<string, unknown>[];
-      }
+        return (out.UnprocessedKeys?.[this.tableName]?.Keys ?? []) as Record<string, unknown>[];
+      }, { maxAttempts: MAX_ATTEMPTS, what: `devices table "${this.tableName}": keys` });
     }
     return found;
   }

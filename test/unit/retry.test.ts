@@ -2,7 +2,7 @@
 // reports each wait; StoreError translation decides for SDK-shaped errors.
 import { describe, expect, it } from 'vitest';
 import { IngestError } from '../../src/errors.ts';
-import { retry } from '../../src/retry.ts';
+import { retry, resendLeftovers } from '../../src/retry.ts';
 import { StoreError, fromWire, toStoreError, toWire } from '../../src/storage/errors.ts';
 
 const noWait = { random: () => 0 };
@@ -69,5 +69,26 @@ describe('store error translation', () => {
     expect(back).toBeInstanceOf(StoreError);
     expect(back).toMatchObject({ code: 'STORE_THROTTLED', retriable: true, kind: 'throttled', label: 'ThrottlingException', message: 'slow down' });
     expect(toStoreError(back)).toBe(back);
+  });
+});
+
+describe('resendLeftovers', () => {
+  it('resends only what each answer left over, until nothing is left', async () => {
+    const sent: number[][] = [];
+    await resendLeftovers([1, 2, 3, 4], async (batch) => {
+      sent.push([...batch]);
+      return batch.length > 1 ? batch.slice(1) : [];
+    }, { maxAttempts: 5, what: 'items' });
+    expect(sent).toEqual([[1, 2, 3, 4], [2, 3, 4], [3, 4], [4]]);
+  });
+  it('gives up after maxAttempts with the caller\'s words, and does not retry errors of send', async () => {
+    let calls = 0;
+    await expect(resendLeftovers(['a'], async (batch) => (calls++, batch), { maxAttempts: 3, what: 'table "t": keys' }))
+      .rejects.toMatchObject({ code: 'STORE_UNAVAILABLE', retriable: true, message: 'table "t": keys left unprocessed after 3 attempts' });
+    expect(calls).toBe(3);
+    calls = 0;
+    const boom = Object.assign(new Error('throttled'), { retriable: true });
+    await expect(resendLeftovers(['a'], async () => (calls++, Promise.reject(boom)), { maxAttempts: 3, what: 'x' })).rejects.toBe(boom);
+    expect(calls).toBe(1);
   });
 });
