@@ -3,6 +3,7 @@
 // DynamoDB sink to a real server (dynalite), read back exactly; what decoding refuses is refused
 // with a reason of its own, and only for numbers a double cannot hold or DynamoDB cannot store.
 import { GetItemCommand } from '@aws-sdk/client-dynamodb';
+import { PutCommand } from '@aws-sdk/lib-dynamodb';
 import { marshall } from '@aws-sdk/util-dynamodb';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -153,6 +154,27 @@ describe('decode and store agree, against dynalite', () => {
       for (const l of literals(text)) expect(isExact(l), l).toBe(true);
     }
     await sink.shutdown();
+  });
+
+  it('the document client (presence\'s latest reading, dlq replay) stores exactly what the sink stores, 1e16 included', async () => {
+    const rand = mulberry32(12);
+    let compared = 0;
+    for (let i = 0; i < 200; i++) {
+      const text = payloadText(rand, T0 + 10_000 + i);
+      const decoded = decodeTelemetry(Buffer.from(text), 'doc', T0 + i, LIMITS);
+      if (!decoded.ok) continue;
+      const reading = decoded.readings[0] as Reading;
+      await clients.doc.send(new PutCommand({ TableName: table, Item: toItem(reading, undefined) }));
+      const got = await clients.client.send(new GetItemCommand({ TableName: table, Key: { deviceId: { S: 'doc' }, ts: { N: String(reading.ts) } } }));
+      expect(numbersAsValues(got.Item), text).toEqual(numbersAsValues(JSON.parse(encodeItem(reading, undefined))));
+      compared++;
+    }
+    expect(compared).toBeGreaterThan(50);
+    const big = decodeTelemetry(Buffer.from('{"ts": 1732480000000, "counter": 1e16}'), 'doc', T0, LIMITS);
+    expect(big.ok).toBe(true);
+    await clients.doc.send(new PutCommand({ TableName: table, Item: toItem((big as { readings: Reading[] }).readings[0] as Reading, undefined) }));
+    const got = await clients.client.send(new GetItemCommand({ TableName: table, Key: { deviceId: { S: 'doc' }, ts: { N: '1732480000000' } } }));
+    expect(got.Item?.counter).toEqual({ N: '10000000000000000' });
   });
 });
 

@@ -45,7 +45,10 @@ export function createDynamoClients(conn: DynamoConnection, env: NodeJS.ProcessE
     maxAttempts: 1,
   });
   const doc = DynamoDBDocumentClient.from(client, {
-    marshallOptions: { removeUndefinedValues: true, convertClassInstanceToMap: false },
+    // Decoding refuses every number a double does not hold exactly, so the ones left (1e16 included)
+    // are written as their exact N string, as the write path's wire encoder writes them: presence's
+    // latest reading and dlq replay store what ingest stores (the SDK refuses > 2^53 by default).
+    marshallOptions: { removeUndefinedValues: true, convertClassInstanceToMap: false, allowImpreciseNumbers: true },
     // Every stored number is an exact double (decoding refuses the others), so N strings read back as
     // plain numbers, 1e16 included (the SDK's default would turn those into BigInt).
     unmarshallOptions: { wrapNumbers: (text: string) => Number(text) },
