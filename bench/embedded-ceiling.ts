@@ -11,6 +11,7 @@ import { batchWriteBody, encodeItem } from '../src/storage/dynamodb/wire.ts';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { ensureTable, telemetryTableSpec } from '../src/storage/tables.ts';
 import { toParent } from './ipc.ts';
+import { cpuSeconds } from './procfs.ts';
 
 const TABLE = 'telemetry';
 const BODIES = 4_000;
@@ -62,15 +63,18 @@ try {
   const startStored = stored;
   const started = performance.now();
   const cpuStart = process.cpuUsage();
+  const storePid = embedded.pid();
+  const storeCpuStart = storePid === undefined ? 0 : cpuSeconds(storePid);
   await new Promise((resolve) => setTimeout(resolve, durationS * 1000));
   const elapsedS = (performance.now() - started) / 1000;
   const measured = stored - startStored;
   const cpu = process.cpuUsage(cpuStart);
+  const storeCpuS = storePid === undefined ? NaN : cpuSeconds(storePid) - storeCpuStart;
   running = false;
   await Promise.all(workers);
   await transport.close();
   await embedded.stop();
-  toParent({ type: 'ceiling', storedPerS: measured / elapsedS, failed, clientCpuCores: (cpu.user + cpu.system) / 1e6 / elapsedS, concurrency });
+  toParent({ type: 'ceiling', storedPerS: measured / elapsedS, failed, clientCpuCores: (cpu.user + cpu.system) / 1e6 / elapsedS, storeCpuCores: storeCpuS / elapsedS, concurrency });
   process.disconnect?.();
 } catch (err) {
   toParent({ type: 'error', message: (err as Error).message });

@@ -34,7 +34,7 @@ export type ChildMessage =
   | { readonly type: 'stats'; readonly stats: ServerStats }
   | { readonly type: 'connected'; readonly connections: number; readonly ms: number }
   | { readonly type: 'result'; readonly result: LoadResult }
-  | { readonly type: 'ceiling'; readonly storedPerS: number; readonly failed: number; readonly clientCpuCores: number; readonly concurrency: number }
+  | { readonly type: 'ceiling'; readonly storedPerS: number; readonly failed: number; readonly clientCpuCores: number; readonly storeCpuCores: number; readonly concurrency: number }
   | { readonly type: 'error'; readonly message: string };
 
 export type ParentMessage = { readonly type: 'stats' } | { readonly type: 'start' } | { readonly type: 'measure' } | { readonly type: 'stop' };

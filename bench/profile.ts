@@ -6,7 +6,7 @@
 // generator for --seconds, reads the stored counter, stops it with SIGTERM (profiles are written at
 // exit) and sums each profile's self time by component over the load window only (start-up, with
 // its TypeScript compilation, and the shutdown drain are left out), divided by the readings stored
-// in that window.
+// in that window. --embedded profiles the service over its embedded dynalite instead.
 import { spawn } from 'node:child_process';
 import { mkdirSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -16,7 +16,7 @@ import { waitForMessage } from './ipc.ts';
 import { metricSum } from './scenarios.ts';
 import { BENCH_LIMIT_FLAGS } from './limit-flags.ts';
 
-const { values } = parseArgs({ options: { root: { type: 'string' }, seconds: { type: 'string', default: '10' }, out: { type: 'string', default: join(REPO_ROOT, 'bench/results/profile') } } });
+const { values } = parseArgs({ options: { embedded: { type: 'boolean', default: false }, root: { type: 'string' }, seconds: { type: 'string', default: '10' }, out: { type: 'string', default: join(REPO_ROOT, 'bench/results/profile') } } });
 const root = resolve(values.root ?? REPO_ROOT);
 const out = resolve(values.out ?? '');
 rmSync(out, { recursive: true, force: true });
@@ -89,9 +89,11 @@ function summarise(profile: CpuProfile, fromUsBeforeEnd: number, toUsBeforeEnd: 
 }
 
 try {
-  const nullDynamo = forkBench('null-dynamo', './null-dynamo.ts', []);
-  const { port: dynamoPort } = await waitForMessage(nullDynamo.proc, 'ready', 60_000, 'null-dynamo');
-  const serve = spawn(process.execPath, ['--cpu-prof', `--cpu-prof-dir=${out}`, join(root, 'bin/iot-ingest.js'), 'serve', '--mqtt-host', '127.0.0.1', '--mqtt-port', '0', '--http-host', '127.0.0.1', '--http-port', '0', '--dynamodb-endpoint', `http://127.0.0.1:${dynamoPort}`, '--log-level', 'info', ...BENCH_LIMIT_FLAGS], {
+  // --embedded: the service's own embedded dynalite (data in a fresh directory) instead of the do-nothing endpoint.
+  const nullDynamo = values.embedded ? undefined : forkBench('null-dynamo', './null-dynamo.ts', []);
+  const dynamoPort = nullDynamo ? (await waitForMessage(nullDynamo.proc, 'ready', 60_000, 'null-dynamo')).port : 0;
+  const store = nullDynamo ? ['--dynamodb-endpoint', `http://127.0.0.1:${dynamoPort}`] : ['--data-dir', join(out, 'data')];
+  const serve = spawn(process.execPath, ['--cpu-prof', `--cpu-prof-dir=${out}`, join(root, 'bin/iot-ingest.js'), 'serve', '--mqtt-host', '127.0.0.1', '--mqtt-port', '0', '--http-host', '127.0.0.1', '--http-port', '0', ...store, '--log-level', 'info', ...BENCH_LIMIT_FLAGS], {
     cwd: root,
     env: { ...process.env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -126,7 +128,7 @@ try {
   const exitAt = performance.now();
   const stored = after.stored - before.stored;
   const requests = after.requests - before.requests;
-  await nullDynamo.stop();
+  await nullDynamo?.stop();
   const files = readdirSync(out).filter((f) => f.endsWith('.cpuprofile')).sort();
   process.stdout.write(`profile of ${root} · ${new Date().toISOString()} · ${stored} readings stored in the ${((loadEnd - loadStart) / 1000).toFixed(1)} s load window, ${(stored / Math.max(1, requests)).toFixed(1)} per request · generator: ${loadOut.trim().slice(0, 200)}\n`);
   const perThread = files.map((f) => ({ file: f, parts: summarise(JSON.parse(readFileSync(join(out, f), 'utf8')) as CpuProfile, (exitAt - loadStart) * 1000, (exitAt - loadEnd) * 1000) }));

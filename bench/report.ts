@@ -140,6 +140,8 @@ export interface CeilingFigures {
   readonly stored_per_s: number;
   readonly failed: number;
   readonly client_cpu_cores: number;
+  /** CPU of the store process (dynalite) per second of the measured window. */
+  readonly store_cpu_cores: number;
   readonly concurrency: number;
 }
 
@@ -181,6 +183,6 @@ export function formatTargets(rows: readonly TargetRow[], ceiling: CeilingFigure
     const value = r.value === null ? '-' : `${fmt(r.value, r.unit === 'x' ? 2 : 1)}${r.unit === 'x' ? 'x' : ` ${r.unit}`}`;
     out.push(`  ${r.figure.padEnd(w)}  ${value.padStart(18)}   target ${r.target.padEnd(8)}  ${r.met === null ? 'not measured' : r.met ? 'met' : 'NOT met'}`);
   }
-  if (ceiling) out.push(`  (embedded BatchWrite ceiling: ${fmt(ceiling.stored_per_s)} items/s at concurrency ${ceiling.concurrency}, client ${fmt(ceiling.client_cpu_cores, 2)} cores, ${ceiling.failed} failed requests)`);
+  if (ceiling) out.push(`  (embedded BatchWrite ceiling: ${fmt(ceiling.stored_per_s)} items/s at concurrency ${ceiling.concurrency}, client ${fmt(ceiling.client_cpu_cores, 2)} cores, store ${fmt(ceiling.store_cpu_cores, 2)} cores (${fmt(ceiling.store_cpu_cores / ceiling.stored_per_s * 1e6, 0)} CPU-s per million items), ${ceiling.failed} failed requests)`);
   return out.join('\n');
 }

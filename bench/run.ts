@@ -306,7 +306,7 @@ async function measureCeiling(dataDir: string, opts: Options): Promise<CeilingFi
   const child = forkBench(CEILING, './embedded-ceiling.ts', [dataDir, String(opts.warmupS), String(opts.durationS), '16']);
   try {
     const m = await waitForMessage(child.proc, 'ceiling', (opts.warmupS + opts.durationS) * 1000 + 120_000, CEILING);
-    const figures: CeilingFigures = { kind: 'ceiling', stored_per_s: round(m.storedPerS, 0), failed: m.failed, client_cpu_cores: round(m.clientCpuCores, 2), concurrency: m.concurrency };
+    const figures: CeilingFigures = { kind: 'ceiling', stored_per_s: round(m.storedPerS, 0), failed: m.failed, client_cpu_cores: round(m.clientCpuCores, 2), store_cpu_cores: round(m.storeCpuCores, 2), concurrency: m.concurrency };
     process.stdout.write(`${JSON.stringify(figures)}\n`);
     return figures;
   } catch (err) {
