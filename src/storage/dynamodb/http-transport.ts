@@ -23,15 +23,16 @@ export interface SignedRequest {
   readonly method: 'POST';
   readonly protocol: string;
   readonly hostname: string;
-  readonly port?: number;
+  readonly port: number | undefined;
   readonly path: string;
   readonly headers: Record<string, string>;
-  readonly body: string;
+  /** The body as UTF-8 bytes: hashed by the signer and written to the socket as they are. */
+  readonly body: Uint8Array;
 }
 
 export interface RequestSigner {
-  /** The request for `body` (a BatchWriteItem JSON), signed. */
-  sign(body: string, target?: string): Promise<SignedRequest>;
+  /** The request for `body` (a BatchWriteItem JSON, UTF-8 encoded), signed. */
+  sign(body: Uint8Array, target?: string): Promise<SignedRequest>;
   readonly url: URL;
 }
 
@@ -50,26 +51,25 @@ export async function createRequestSigner(conn: DynamoConnection, env: NodeJS.Pr
     : new URL(client.config.endpointProvider({ Region: region, UseFIPS: await client.config.useFipsEndpoint(), UseDualStack: await client.config.useDualstackEndpoint() }).url.href);
   const path = url.pathname || '/';
   const port = url.port === '' ? undefined : Number(url.port);
+  const { protocol, hostname, host } = url;
+  // The region is resolved once above: handing it to the signer spares its provider call per
+  // request (the value is the one the signer's own provider gives).
+  const options = { signingRegion: region };
   return {
     url,
     async sign(body, target = TARGET) {
       const request = {
         method: 'POST' as const,
-        protocol: url.protocol,
-        hostname: url.hostname,
-        ...(port === undefined ? {} : { port }),
+        protocol,
+        hostname,
+        port,
         path,
         query: {},
-        headers: {
-          host: url.host,
-          'content-type': 'application/x-amz-json-1.0',
-          'x-amz-target': target,
-          'content-length': String(Buffer.byteLength(body)),
-        },
+        headers: { host, 'content-type': 'application/x-amz-json-1.0', 'x-amz-target': target, 'content-length': String(body.byteLength) },
         body,
       };
-      const signed = await signer.sign(request);
-      return { method: 'POST', protocol: url.protocol, hostname: url.hostname, ...(port === undefined ? {} : { port }), path, headers: signed.headers as Record<string, string>, body };
+      const signed = await signer.sign(request, options);
+      return { method: 'POST', protocol, hostname, port, path, headers: signed.headers as Record<string, string>, body };
     },
   };
 }
@@ -87,7 +87,9 @@ export async function createHttpTransport(conn: DynamoConnection, tableName: str
   const timeoutMs = conn.requestTimeoutMs ?? 10_000;
   const send = https ? httpsRequest : httpRequest;
   const sendBody = async (requestBody: string): Promise<BatchOutcome> => {
-    const signed = await signer.sign(requestBody);
+    // UTF-8 once: the signer hashes these bytes and the socket writes them as they are (a string
+    // body would be encoded again by each, and measured once more for content-length).
+    const signed = await signer.sign(Buffer.from(requestBody, 'utf8'));
     const { status, body } = await post(send, agent, signed, timeoutMs);
     if (status === 200) return parseBatchWriteResponse(body, tableName);
     throw responseError(status, body);
@@ -105,11 +107,12 @@ export async function createHttpTransport(conn: DynamoConnection, tableName: str
 function post(send: typeof httpRequest, agent: HttpAgent, r: SignedRequest, timeoutMs: number): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
     const req = send(
-      { agent, method: r.method, hostname: r.hostname, ...(r.port === undefined ? {} : { port: r.port }), path: r.path, headers: r.headers, timeout: timeoutMs },
+      { agent, method: r.method, hostname: r.hostname, port: r.port, path: r.path, headers: r.headers, timeout: timeoutMs },
       (res: IncomingMessage) => {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
+        // A BatchWriteItem answer is small and nearly always one chunk: decoded as it is, not copied first.
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: (chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks)).toString('utf8') }));
         res.on('error', (err) => reject(toStoreError(err)));
       },
     );
