@@ -41,7 +41,7 @@ describe('signed BatchWriteItem request', () => {
   });
 
   it('carries the signature the SDK signer computes, and the SDK client\'s target, path and body', async () => {
-    const readings: Reading[] = [1, 2].map((n) => ({ deviceId: `sig-${n}`, ts: 1_732_480_000_000 + n, receivedAt: 1_732_480_000_100, sizeBytes: 1, attributes: { v: n, s: 'x y', m: { l: [true, null] } } }));
+    const readings: Reading[] = [1, 2].map((n) => ({ deviceId: `sig-${n}`, ts: 1_732_480_000_000 + n, receivedAt: 1_732_480_000_100, sizeBytes: 1, attributes: { v: n, s: 'x y', u: 'température ✓ 温度', m: { l: [true, null] } } }));
     const transport = await createHttpTransport({ endpoint, region: 'eu-west-1' }, 'telemetry');
     await transport.send(readings.map((r) => encodeItem(r, undefined)));
     await transport.close();
@@ -62,6 +62,9 @@ describe('signed BatchWriteItem request', () => {
       { signingDate },
     );
     expect(mine.headers.authorization).toBe(resigned.headers.authorization);
+    // The body goes out as the UTF-8 bytes that were signed (non-ASCII values included), whole.
+    expect(Number(mine.headers['content-length'])).toBe(Buffer.byteLength(mine.body));
+    expect(mine.body).toContain('température ✓ 温度');
     expect(mine.headers.authorization).toMatch(/^AWS4-HMAC-SHA256 Credential=local\/\d{8}\/eu-west-1\/dynamodb\/aws4_request, SignedHeaders=[a-z0-9;-]+, Signature=[0-9a-f]{64}$/);
 
     // The SDK client's own request for the same items: same target, content type, path and body.
