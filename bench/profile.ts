@@ -40,7 +40,7 @@ const COMPONENTS: [string, (url: string, fn: string) => boolean][] = [
   ['(program: native, JIT)', (_u, f) => f === '(program)'],
   ['aedes (+ packet, persistence, mqemitter)', (u) => /node_modules\/(aedes|mqemitter|fastfall|fastparallel|fastseries|reusify|retimer|hyperid)/.test(u)],
   ['mqtt-packet (parse, PUBACK writes)', (u) => /node_modules\/(mqtt-packet|bl|process-nextick|readable-stream)/.test(u)],
-  ['decode (JSON, syntax check, validation)', (u) => /src\/ingest\/(decode|exact-numbers|json-syntax)/.test(u)],
+  ['decode (JSON, syntax check, validation)', (u) => /src\/ingest\/(decode|flat-decode|reading-rules|exact-numbers|json-syntax)/.test(u)],
   ['publish hook', (u) => /src\/broker\/publish-hook/.test(u)],
   ['connection guard, packet framer', (u) => /src\/broker\/(listeners\/connection-guard|limits\/packet-framer)/.test(u)],
   ['rate step (token buckets)', (u) => /src\/broker\/limits\/(rate-step|device-rate)/.test(u)],

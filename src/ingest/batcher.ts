@@ -13,9 +13,9 @@ import { readingKey } from './reading.ts';
 import type { Reading } from './reading.ts';
 import type { ReadingSink, WriteResult } from './sink.ts';
 import { Ticket } from './tickets.ts';
-import type { MessageOrigin, StoreOutcome } from './tickets.ts';
+import type { MessageOrigin, StoreOutcome, TicketListener } from './tickets.ts';
 
-export type { MessageOrigin, StoreOutcome } from './tickets.ts';
+export type { MessageOrigin, StoreOutcome, TicketListener } from './tickets.ts';
 
 export interface BatcherOptions {
   readonly batchSize: number;
@@ -44,6 +44,8 @@ interface Entry {
 }
 
 const EMPTY: Submission = { stored: Promise.resolve({ stored: 0, rejected: 0 }) };
+/** What enqueue returns for a message whose sender listens itself (never read). */
+const LISTENED: Submission = EMPTY;
 
 export class Batcher {
   private queue: Entry[] = [];
@@ -76,10 +78,40 @@ export class Batcher {
   submit(readings: Reading[], origin?: MessageOrigin): Promise<Submission> {
     const now = this.trySubmit(readings, origin);
     if (now !== undefined) return Promise.resolve(now);
+    return this.waitForRoom(readings).then(() => this.enqueue(readings, origin, undefined));
+  }
+
+  /**
+   * Queues the readings of one message whose sender listens on its own (no promise per message):
+   * true when they are queued now. False when the message must wait for space or the batcher is
+   * closed: then `submitWhenRoom` waits or refuses it.
+   */
+  offer(readings: Reading[], origin: MessageOrigin | undefined, listener: TicketListener): boolean {
+    if (this.closed) return false;
+    if (readings.length === 0) {
+      listener.settled(undefined, { stored: 0, rejected: 0 });
+      return true;
+    }
+    let bytes = 0;
+    for (const r of readings) bytes += r.sizeBytes;
+    if (!this.gate.tryEnter(readings.length, bytes)) return false;
+    this.enqueue(readings, origin, listener);
+    return true;
+  }
+
+  /** `offer` after waiting for space; rejects (SHUTTING_DOWN, or the gate's hold bound) instead of queueing. */
+  submitWhenRoom(readings: Reading[], origin: MessageOrigin | undefined, listener: TicketListener): Promise<void> {
+    if (this.offer(readings, origin, listener)) return Promise.resolve();
+    return this.waitForRoom(readings).then(() => {
+      this.enqueue(readings, origin, listener);
+    });
+  }
+
+  private waitForRoom(readings: Reading[]): Promise<void> {
     if (this.closed) return Promise.reject(new IngestError('SHUTTING_DOWN', 'the service is shutting down', { retriable: true }));
     let bytes = 0;
     for (const r of readings) bytes += r.sizeBytes;
-    return this.gate.enter(readings.length, bytes).then(() => this.enqueue(readings, origin));
+    return this.gate.enter(readings.length, bytes);
   }
 
   /**
@@ -92,7 +124,7 @@ export class Batcher {
     if (readings.length === 0) return EMPTY;
     let bytes = 0;
     for (const r of readings) bytes += r.sizeBytes;
-    return this.gate.tryEnter(readings.length, bytes) ? this.enqueue(readings, origin) : undefined;
+    return this.gate.tryEnter(readings.length, bytes) ? this.enqueue(readings, origin, undefined) : undefined;
   }
 
   /** Point-in-time figures for the gauges, read at scrape time. */
@@ -120,13 +152,13 @@ export class Batcher {
     await this.sink.forceFlush();
   }
 
-  private enqueue(readings: Reading[], origin: MessageOrigin | undefined): Submission {
-    const ticket = new Ticket(origin, readings.length);
+  private enqueue(readings: Reading[], origin: MessageOrigin | undefined, listener: TicketListener | undefined): Submission {
+    const ticket = new Ticket(origin, readings.length, listener);
     const now = Date.now();
     for (const reading of readings) this.queue.push({ reading, ticket, enqueuedAt: now });
     this.metrics.readingsReceivedTotal.inc(readings.length);
     this.pump();
-    return { stored: ticket.promise };
+    return ticket.promise === undefined ? LISTENED : { stored: ticket.promise };
   }
 
   private pump(): void {

@@ -20,13 +20,27 @@ export function encodeItem(reading: Reading, retentionDays: number | undefined):
   let out = '{';
   const attributes = reading.attributes;
   for (const name in attributes) {
-    out += JSON.stringify(name) + ':' + encodeValue(attributes[name] as AttributeValue, name) + ',';
+    out += memberPrefix(name) + encodeValue(attributes[name] as AttributeValue, name) + ',';
   }
   out += '"deviceId":{"S":' + JSON.stringify(reading.deviceId) + '},"ts":{"N":"' + numberText(reading.ts, 'ts') + '"},"receivedAt":{"N":"' + numberText(reading.receivedAt, 'receivedAt') + '"}';
   if (retentionDays !== undefined) {
     out += ',"expiresAt":{"N":"' + numberText(Math.floor(reading.ts / 1000) + retentionDays * SECONDS_PER_DAY, 'expiresAt') + '"}';
   }
   return out + '}';
+}
+
+/** `"name":` of the attribute names seen lately (devices repeat them), bounded. */
+const prefixes = new Map<string, string>();
+const MAX_PREFIXES = 4096;
+
+function memberPrefix(name: string): string {
+  let prefix = prefixes.get(name);
+  if (prefix === undefined) {
+    if (prefixes.size >= MAX_PREFIXES) prefixes.clear();
+    prefix = JSON.stringify(name) + ':';
+    prefixes.set(name, prefix);
+  }
+  return prefix;
 }
 
 export function encodeValue(value: AttributeValue, path: string): string {
