@@ -12,6 +12,7 @@ import type { Batcher, MessageOrigin, TicketListener } from '../ingest/batcher.t
 import type { DeadLetterWriter } from '../ingest/dead-letter.ts';
 import { decodeTelemetry } from '../ingest/decode.ts';
 import type { DecodeLimits, DecodeResult } from '../ingest/decode.ts';
+import { observeFast } from '../metrics/fast-observe.ts';
 import type { Metrics } from '../metrics/registry.ts';
 import { identityOf, mayPublish } from './acl.ts';
 import type { PublishDecision } from './acl.ts';
@@ -119,7 +120,7 @@ export function createPublishHook(deps: PublishHookDeps): AuthorizePublish {
     release(err: Error | null): void {
       heldDelta--;
       queueFlush();
-      if (this.qos > 0 && err === null) metrics.pubackLatencySeconds.observe((now() - this.receivedAt) / 1000);
+      if (this.qos > 0 && err === null) observeFast(metrics.pubackLatencySeconds, (now() - this.receivedAt) / 1000);
       this.callback(err);
     }
 

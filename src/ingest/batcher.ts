@@ -6,6 +6,7 @@
 // accounting the ticket book's (tickets.ts); the store is only a ReadingSink (sink.ts).
 import type { Registry } from 'prom-client';
 import { IngestError } from '../errors.ts';
+import { observeFast } from '../metrics/fast-observe.ts';
 import type { BatcherMetrics } from './batcher-metrics.ts';
 import { AdmissionGate } from './admission.ts';
 import { AimdLimit, registerConcurrencyMetrics } from './concurrency.ts';
@@ -227,8 +228,8 @@ export class Batcher {
     let entries = 0;
     let bytes = 0;
     for (const r of result.stored) {
-      m.receiveToStoreSeconds.observe((now - r.receivedAt) / 1000);
-      m.deviceToStoreSeconds.observe(Math.max(0, now - r.ts) / 1000);
+      observeFast(m.receiveToStoreSeconds, (now - r.receivedAt) / 1000);
+      observeFast(m.deviceToStoreSeconds, Math.max(0, now - r.ts) / 1000);
       for (const e of bySlot.get(r) ?? []) {
         e.ticket.markStored();
         entries++;
