@@ -10,7 +10,6 @@ import { observeFast } from '../metrics/fast-observe.ts';
 import type { BatcherMetrics } from './batcher-metrics.ts';
 import { AdmissionGate } from './admission.ts';
 import { AimdLimit, registerConcurrencyMetrics } from './concurrency.ts';
-import { readingKey } from './reading.ts';
 import type { Reading } from './reading.ts';
 import type { ReadingSink, WriteResult } from './sink.ts';
 import { Ticket } from './tickets.ts';
@@ -184,23 +183,38 @@ export class Batcher {
 
   /** Takes up to batchSize distinct keys from the head of the queue; duplicates merge into one item. */
   private takeBatch(): Entry[][] {
-    const slots = new Map<string, Entry[]>();
+    // Slots by device, then by ts (a device rarely has more than a few readings in one batch):
+    // no key string per reading.
+    const byDevice = new Map<string, Entry[][]>();
+    const slots: Entry[][] = [];
     let duplicates = 0;
     while (this.head < this.queue.length) {
       const entry = this.queue[this.head] as Entry;
-      const key = readingKey(entry.reading.deviceId, entry.reading.ts);
-      const slot = slots.get(key);
-      if (slot) {
+      const { deviceId, ts } = entry.reading;
+      const deviceSlots = byDevice.get(deviceId);
+      let slot: Entry[] | undefined;
+      if (deviceSlots !== undefined) {
+        for (const candidate of deviceSlots) {
+          if ((candidate[0] as Entry).reading.ts === ts) {
+            slot = candidate;
+            break;
+          }
+        }
+      }
+      if (slot !== undefined) {
         slot.push(entry); // last one wins: the slot's item is its last entry's reading
         duplicates++;
       } else {
-        if (slots.size >= this.options.batchSize) break;
-        slots.set(key, [entry]);
+        if (slots.length >= this.options.batchSize) break;
+        const fresh = [entry];
+        slots.push(fresh);
+        if (deviceSlots === undefined) byDevice.set(deviceId, [fresh]);
+        else deviceSlots.push(fresh);
       }
       this.queue[this.head++] = undefined as unknown as Entry;
     }
     if (duplicates > 0) this.metrics.duplicateReadingsTotal.inc(duplicates);
-    return [...slots.values()];
+    return slots;
   }
 
   private send(slots: Entry[][]): void {
