@@ -6,9 +6,11 @@
 // generator for --seconds, reads the stored counter, stops it with SIGTERM (profiles are written at
 // exit) and sums each profile's self time by component over the load window only (start-up, with
 // its TypeScript compilation, and the shutdown drain are left out), divided by the readings stored
-// in that window. --embedded profiles the service over its embedded dynalite instead.
+// in that window. --embedded profiles the service over its embedded dynalite instead. --alloc
+// samples the main thread's allocations instead of CPU (bench/alloc-sampler.mjs) and prints bytes
+// allocated per reading by component: a figure that does not move with the machine's load.
 import { spawn } from 'node:child_process';
-import { mkdirSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { REPO_ROOT, forkBench, stopAll } from './children.ts';
@@ -16,7 +18,7 @@ import { waitForMessage } from './ipc.ts';
 import { metricSum } from './scenarios.ts';
 import { BENCH_LIMIT_FLAGS } from './limit-flags.ts';
 
-const { values } = parseArgs({ options: { embedded: { type: 'boolean', default: false }, root: { type: 'string' }, seconds: { type: 'string', default: '10' }, out: { type: 'string', default: join(REPO_ROOT, 'bench/results/profile') } } });
+const { values } = parseArgs({ options: { alloc: { type: 'boolean', default: false }, embedded: { type: 'boolean', default: false }, root: { type: 'string' }, seconds: { type: 'string', default: '10' }, out: { type: 'string', default: join(REPO_ROOT, 'bench/results/profile') } } });
 const root = resolve(values.root ?? REPO_ROOT);
 const out = resolve(values.out ?? '');
 rmSync(out, { recursive: true, force: true });
@@ -40,7 +42,7 @@ const COMPONENTS: [string, (url: string, fn: string) => boolean][] = [
   ['(program: native, JIT)', (_u, f) => f === '(program)'],
   ['aedes (+ packet, persistence, mqemitter)', (u) => /node_modules\/(aedes|mqemitter|fastfall|fastparallel|fastseries|reusify|retimer|hyperid)/.test(u)],
   ['mqtt-packet (parse, PUBACK writes)', (u) => /node_modules\/(mqtt-packet|bl|process-nextick|readable-stream)/.test(u)],
-  ['decode (JSON, syntax check, validation)', (u) => /src\/ingest\/(decode|exact-numbers|json-syntax)/.test(u)],
+  ['decode (JSON, syntax check, validation)', (u) => /src\/ingest\/(decode|flat-decode|reading-rules|exact-numbers|json-syntax)/.test(u)],
   ['publish hook', (u) => /src\/broker\/publish-hook/.test(u)],
   ['connection guard, packet framer', (u) => /src\/broker\/(listeners\/connection-guard|limits\/packet-framer)/.test(u)],
   ['rate step (token buckets)', (u) => /src\/broker\/limits\/(rate-step|device-rate)/.test(u)],
@@ -88,14 +90,47 @@ function summarise(profile: CpuProfile, fromUsBeforeEnd: number, toUsBeforeEnd: 
   return out;
 }
 
+interface HeapNode {
+  readonly callFrame: { readonly functionName: string; readonly url: string };
+  readonly selfSize: number;
+  readonly children: HeapNode[];
+}
+interface HeapProfile {
+  readonly head: HeapNode;
+}
+
+/** Bytes allocated on the main thread per stored reading, by component and by allocation site. */
+function printAllocations(profile: HeapProfile, stored: number, root: string, windowMs: number): void {
+  const byComponent = new Map<string, number>();
+  const bySite = new Map<string, number>();
+  const walk = (n: HeapNode): void => {
+    if (n.selfSize > 0) {
+      const { url, functionName } = n.callFrame;
+      const name = COMPONENTS.find(([, test]) => test(url, functionName))?.[0] ?? 'other JS';
+      byComponent.set(name, (byComponent.get(name) ?? 0) + n.selfSize);
+      const site = `${functionName || '(anonymous)'} ${url.replace(/.*node_modules\//, '').replace(/.*\/(src|dist)\//, '$1/')}`;
+      bySite.set(site, (bySite.get(site) ?? 0) + n.selfSize);
+    }
+    for (const c of n.children) walk(c);
+  };
+  walk(profile.head);
+  const total = [...byComponent.values()].reduce((a, b) => a + b, 0);
+  process.stdout.write(`allocations of ${root} (main thread) · ${stored} readings stored in the ${(windowMs / 1000).toFixed(1)} s load window · ${Math.round(total / stored)} bytes allocated per reading\n\n| component | bytes per reading |\n|---|---:|\n`);
+  for (const [name, bytes] of [...byComponent].sort((a, b) => b[1] - a[1])) process.stdout.write(`| ${name} | ${Math.round(bytes / stored)} |\n`);
+  process.stdout.write('\nlargest allocation sites (bytes per reading):\n');
+  for (const [site, bytes] of [...bySite].sort((a, b) => b[1] - a[1]).slice(0, 15)) process.stdout.write(`${String(Math.round(bytes / stored)).padStart(7)}  ${site}\n`);
+}
+
 try {
   // --embedded: the service's own embedded dynalite (data in a fresh directory) instead of the do-nothing endpoint.
   const nullDynamo = values.embedded ? undefined : forkBench('null-dynamo', './null-dynamo.ts', []);
   const dynamoPort = nullDynamo ? (await waitForMessage(nullDynamo.proc, 'ready', 60_000, 'null-dynamo')).port : 0;
   const store = nullDynamo ? ['--dynamodb-endpoint', `http://127.0.0.1:${dynamoPort}`] : ['--data-dir', join(out, 'data')];
-  const serve = spawn(process.execPath, ['--cpu-prof', `--cpu-prof-dir=${out}`, join(root, 'bin/iot-ingest.js'), 'serve', '--mqtt-host', '127.0.0.1', '--mqtt-port', '0', '--http-host', '127.0.0.1', '--http-port', '0', ...store, '--log-level', 'info', ...BENCH_LIMIT_FLAGS], {
+  const allocFile = join(out, 'alloc.heapprofile');
+  const profiler = values.alloc ? ['--import', join(REPO_ROOT, 'bench/alloc-sampler.mjs')] : ['--cpu-prof', `--cpu-prof-dir=${out}`];
+  const serve = spawn(process.execPath, [...profiler, join(root, 'bin/iot-ingest.js'), 'serve', '--mqtt-host', '127.0.0.1', '--mqtt-port', '0', '--http-host', '127.0.0.1', '--http-port', '0', ...store, '--log-level', 'info', ...BENCH_LIMIT_FLAGS], {
     cwd: root,
-    env: { ...process.env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' },
+    env: { ...process.env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true', IOT_INGEST_ALLOC_PROFILE: allocFile },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const ports = await new Promise<{ mqttPort: number; httpPort: number }>((resolveReady, reject) => {
@@ -117,18 +152,27 @@ try {
   };
   const before = await storedAt();
   const loadStart = performance.now();
+  if (values.alloc) serve.kill('SIGUSR2');
   const load = spawn(process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'bench/load.ts'), '--port', String(ports.mqttPort), '--seconds', String(seconds)], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
   let loadOut = '';
   load.stdout.on('data', (c: Buffer) => (loadOut += c.toString()));
   await new Promise((r) => load.once('exit', r));
   const loadEnd = performance.now();
   const after = await storedAt();
+  if (values.alloc) {
+    serve.kill('SIGUSR2');
+    for (let i = 0; i < 100 && !existsSync(allocFile); i++) await new Promise((r) => setTimeout(r, 100));
+  }
   serve.kill('SIGTERM');
   await new Promise((r) => serve.once('exit', r));
   const exitAt = performance.now();
   const stored = after.stored - before.stored;
   const requests = after.requests - before.requests;
   await nullDynamo?.stop();
+  if (values.alloc) {
+    printAllocations(JSON.parse(readFileSync(allocFile, 'utf8')) as HeapProfile, stored, root, loadEnd - loadStart);
+    process.exit(0);
+  }
   const files = readdirSync(out).filter((f) => f.endsWith('.cpuprofile')).sort();
   process.stdout.write(`profile of ${root} · ${new Date().toISOString()} · ${stored} readings stored in the ${((loadEnd - loadStart) / 1000).toFixed(1)} s load window, ${(stored / Math.max(1, requests)).toFixed(1)} per request · generator: ${loadOut.trim().slice(0, 200)}\n`);
   const perThread = files.map((f) => ({ file: f, parts: summarise(JSON.parse(readFileSync(join(out, f), 'utf8')) as CpuProfile, (exitAt - loadStart) * 1000, (exitAt - loadEnd) * 1000) }));

@@ -1,5 +1,5 @@
 // aedes' authorizePublish hook: the door of the pipeline, as named steps:
-//   checkTopic -> (telemetry) decode -> rateStep -> deadLetter | enqueue -> releaseAck
+//   checkTopic -> (telemetry) decode -> rateStep -> deadLetter | queue -> release (the PUBACK)
 // checkTopic asks the identity's topic rights (acl.ts): a refused PUBLISH closes the connection;
 // command responses (devices) and commands (applications) are passed through to aedes, which
 // delivers them to subscribers; telemetry goes down the pipeline. aedes writes the PUBACK only
@@ -8,17 +8,18 @@
 import type { Client, PublishPacket } from 'aedes';
 import { IngestError } from '../errors.ts';
 import type { AckMode } from '../config/schema.ts';
-import type { Batcher, Submission } from '../ingest/batcher.ts';
+import type { Batcher, MessageOrigin, TicketListener } from '../ingest/batcher.ts';
 import type { DeadLetterWriter } from '../ingest/dead-letter.ts';
 import { decodeTelemetry } from '../ingest/decode.ts';
-import type { DecodeLimits } from '../ingest/decode.ts';
+import type { DecodeLimits, DecodeResult } from '../ingest/decode.ts';
+import { observeFast } from '../metrics/fast-observe.ts';
 import type { Metrics } from '../metrics/registry.ts';
 import { identityOf, mayPublish } from './acl.ts';
 import type { PublishDecision } from './acl.ts';
 import type { AclReason } from './auth-metrics.ts';
 import { handleCommandPublish } from './command-publish.ts';
 import type { CommandPublishHandler } from './command-publish.ts';
-import type { RateStep } from './limits/rate-step.ts';
+import type { RateStep, RateWaiter } from './limits/rate-step.ts';
 
 export type PublishCallback = (error?: Error | null) => void;
 export type AuthorizePublish = (client: Client | null, packet: PublishPacket, callback: PublishCallback) => void;
@@ -65,6 +66,18 @@ export function createPublishHook(deps: PublishHookDeps): AuthorizePublish {
     queueMicrotask(flushCounts);
   };
 
+  // PUBACKs of stored messages leave together once per turn of the event loop (setImmediate):
+  // every batch the store confirmed in that turn, so that a connection with several messages in
+  // several batches gets one socket write for all of them, not one per batch.
+  let storedReleases: PendingPublish[] = [];
+  let releaseScheduled = false;
+  const releaseStored = (): void => {
+    releaseScheduled = false;
+    const list = storedReleases;
+    storedReleases = [];
+    for (const pending of list) pending.release(null);
+  };
+
   /** The identity's right to this topic; undefined (and the callback answered) when refused. */
   function checkTopic(client: Client, packet: PublishPacket, callback: PublishCallback): PublishDecision & { allowed: true } | undefined {
     const identity = identityOf(client);
@@ -77,78 +90,108 @@ export function createPublishHook(deps: PublishHookDeps): AuthorizePublish {
     return undefined;
   }
 
-  /** Releases the PUBACK (or closes the connection with `err`), with the held-publish accounting. */
-  function releaseAck(packet: PublishPacket, receivedAt: number, callback: PublishCallback): (err: Error | null) => void {
-    const acked = packet.qos > 0;
-    heldDelta++;
-    queueFlush();
-    return (err) => {
+  /**
+   * One telemetry PUBLISH on its way through the rate step, the dead-letter or the queue, to its
+   * PUBACK. One object per message carries what closures and a promise per message used to (it is
+   * the rate step's waiter, the ticket's listener and the message's origin for the dead-letter).
+   */
+  class PendingPublish implements RateWaiter, TicketListener, MessageOrigin {
+    readonly clientId: string;
+    readonly qos: number;
+    private readonly holdUntilStored: boolean;
+
+    constructor(
+      private readonly client: Client,
+      private readonly packet: PublishPacket,
+      private readonly callback: PublishCallback,
+      private readonly deviceId: string,
+      private readonly payload: Buffer,
+      private readonly receivedAt: number,
+      private readonly decoded: DecodeResult,
+    ) {
+      this.clientId = client.id;
+      this.qos = packet.qos;
+      this.holdUntilStored = durable && packet.qos > 0;
+      heldDelta++;
+      queueFlush();
+    }
+
+    /** Releases the PUBACK (or closes the connection with `err`), with the held-publish accounting. */
+    release(err: Error | null): void {
       heldDelta--;
       queueFlush();
-      if (acked && err === null) metrics.pubackLatencySeconds.observe((now() - receivedAt) / 1000);
-      callback(err);
-    };
-  }
+      if (this.qos > 0 && err === null) observeFast(metrics.pubackLatencySeconds, (now() - this.receivedAt) / 1000);
+      this.callback(err);
+    }
 
-  /** An invalid payload is dead-lettered and acknowledged. Returns the readings, or undefined. */
-  function decodeOrDeadLetter(client: Client, packet: PublishPacket, payload: Buffer, deviceId: string, receivedAt: number, release: (err: Error | null) => void, decoded: ReturnType<typeof decodeTelemetry>) {
-    if (decoded.ok) return decoded.readings;
-    metrics.messagesReceivedTotal.inc({ result: 'invalid' });
-    metrics.invalidMessagesTotal.inc({ reason: decoded.reason });
-    const ticket = deadLetter.write({
-      deviceId,
-      topic: packet.topic,
-      clientId: client.id,
-      reason: decoded.reason,
-      errorMessage: decoded.message,
-      payload,
-      receivedAt,
-      qos: packet.qos,
-    });
-    // Acknowledged either way, so a device does not resend a poison message forever. A QoS 1
-    // message waits for a dead-letter write slot (backpressure); QoS 0 never waits.
-    const acked = packet.qos > 0;
-    if (durable && acked) void ticket.settled.then(() => release(null));
-    else if (acked) void ticket.admitted.then(() => release(null));
-    else release(null);
-    return undefined;
-  }
+    /** Past the rate step: an invalid payload to the dead-letter, readings to the queue. */
+    proceed(): void {
+      const decoded = this.decoded;
+      if (!decoded.ok) return this.deadLetter(decoded);
+      // Fast path: room in the queue now, no promise hop per message.
+      if (batcher.offer(decoded.readings, this, this)) return this.queued();
+      batcher.submitWhenRoom(decoded.readings, this, this).then(
+        () => this.queued(),
+        (err: IngestError) => {
+          metrics.messagesReceivedTotal.inc({ result: 'limited' });
+          deps.markDisconnectReason(this.client, err.code === 'SHUTTING_DOWN' ? 'shutdown' : 'overloaded');
+          this.release(err);
+        },
+      );
+    }
 
-  /** Queues the readings; the PUBACK leaves once they are stored (durable) or queued (received). */
-  function enqueue(client: Client, packet: PublishPacket, readings: Parameters<Batcher['submit']>[0], release: (err: Error | null) => void): void {
-    const origin = { clientId: client.id, qos: packet.qos };
-    // Fast path: room in the queue now, no promise hop per message.
-    const admitted = batcher.trySubmit(readings, origin);
-    if (admitted !== undefined) return awaitStored(client, packet, admitted, release);
-    batcher.submit(readings, origin).then(
-      (submission) => awaitStored(client, packet, submission, release),
-      (err: IngestError) => {
-        metrics.messagesReceivedTotal.inc({ result: 'limited' });
-        deps.markDisconnectReason(client, err.code === 'SHUTTING_DOWN' ? 'shutdown' : 'overloaded');
-        release(err);
-      },
-    );
-  }
+    refuse(err: Error): void {
+      metrics.messagesReceivedTotal.inc({ result: 'limited' });
+      deps.markDisconnectReason(this.client, 'overloaded');
+      this.release(err);
+    }
 
-  /** A queued message: PUBACK at once (received mode, QoS 0) or once stored (durable). */
-  function awaitStored(client: Client, packet: PublishPacket, submission: Submission, release: (err: Error | null) => void): void {
-    const holdUntilStored = durable && packet.qos > 0;
-    if (!holdUntilStored) release(null);
-    submission.stored.then(
-      () => {
+    /** Queued: PUBACK at once (received mode, QoS 0), or once stored (durable: `settled`). */
+    private queued(): void {
+      if (!this.holdUntilStored) this.release(null);
+    }
+
+    settled(failure: Error | undefined): void {
+      if (failure === undefined) {
         storedMessages++;
         queueFlush();
-        if (holdUntilStored) release(null);
-      },
-      (err: Error) => {
-        metrics.messagesReceivedTotal.inc({ result: 'failed' });
-        // No PUBACK: closing the connection makes the device resend after reconnecting.
-        if (holdUntilStored) {
-          deps.markDisconnectReason(client, 'store_failed');
-          release(err);
+        if (this.holdUntilStored) {
+          storedReleases.push(this);
+          if (!releaseScheduled) {
+            releaseScheduled = true;
+            setImmediate(releaseStored);
+          }
         }
-      },
-    );
+        return;
+      }
+      metrics.messagesReceivedTotal.inc({ result: 'failed' });
+      // No PUBACK: closing the connection makes the device resend after reconnecting.
+      if (this.holdUntilStored) {
+        deps.markDisconnectReason(this.client, 'store_failed');
+        this.release(failure);
+      }
+    }
+
+    /** An invalid payload is dead-lettered and acknowledged. */
+    private deadLetter(decoded: DecodeResult & { ok: false }): void {
+      metrics.messagesReceivedTotal.inc({ result: 'invalid' });
+      metrics.invalidMessagesTotal.inc({ reason: decoded.reason });
+      const ticket = deadLetter.write({
+        deviceId: this.deviceId,
+        topic: this.packet.topic,
+        clientId: this.clientId,
+        reason: decoded.reason,
+        errorMessage: decoded.message,
+        payload: this.payload,
+        receivedAt: this.receivedAt,
+        qos: this.qos,
+      });
+      // Acknowledged either way, so a device does not resend a poison message forever. A QoS 1
+      // message waits for a dead-letter write slot (backpressure); QoS 0 never waits.
+      if (this.holdUntilStored) void ticket.settled.then(() => this.release(null));
+      else if (this.qos > 0) void ticket.admitted.then(() => this.release(null));
+      else this.release(null);
+    }
   }
 
   return function authorizePublish(client, packet, callback) {
@@ -167,18 +210,10 @@ export function createPublishHook(deps: PublishHookDeps): AuthorizePublish {
     const payload = typeof packet.payload === 'string' ? Buffer.from(packet.payload) : packet.payload;
     receivedBytes += payload.byteLength;
     queueFlush();
-    const release = releaseAck(packet, receivedAt, callback);
     const decoded = decodeTelemetry(payload, decision.deviceId, receivedAt, limits);
-    const admit = (): void => {
-      const readings = decodeOrDeadLetter(client, packet, payload, decision.deviceId, receivedAt, release, decoded);
-      if (readings !== undefined) enqueue(client, packet, readings, release);
-    };
+    const pending = new PendingPublish(client, packet, callback, decision.deviceId, payload, receivedAt, decoded);
     // The device's rate (token bucket) comes before the dead-letter or the queue.
-    if (deps.rateStep === undefined) return admit();
-    deps.rateStep(decision.deviceId, decoded.ok ? decoded.readings.length : 0, admit, (err) => {
-      metrics.messagesReceivedTotal.inc({ result: 'limited' });
-      deps.markDisconnectReason(client, 'overloaded');
-      release(err);
-    });
+    if (deps.rateStep === undefined) return pending.proceed();
+    deps.rateStep(decision.deviceId, decoded.ok ? decoded.readings.length : 0, pending);
   };
 }

@@ -6,16 +6,16 @@
 // accounting the ticket book's (tickets.ts); the store is only a ReadingSink (sink.ts).
 import type { Registry } from 'prom-client';
 import { IngestError } from '../errors.ts';
+import { observeFast } from '../metrics/fast-observe.ts';
 import type { BatcherMetrics } from './batcher-metrics.ts';
 import { AdmissionGate } from './admission.ts';
 import { AimdLimit, registerConcurrencyMetrics } from './concurrency.ts';
-import { readingKey } from './reading.ts';
 import type { Reading } from './reading.ts';
 import type { ReadingSink, WriteResult } from './sink.ts';
 import { Ticket } from './tickets.ts';
-import type { MessageOrigin, StoreOutcome } from './tickets.ts';
+import type { MessageOrigin, StoreOutcome, TicketListener } from './tickets.ts';
 
-export type { MessageOrigin, StoreOutcome } from './tickets.ts';
+export type { MessageOrigin, StoreOutcome, TicketListener } from './tickets.ts';
 
 export interface BatcherOptions {
   readonly batchSize: number;
@@ -44,6 +44,8 @@ interface Entry {
 }
 
 const EMPTY: Submission = { stored: Promise.resolve({ stored: 0, rejected: 0 }) };
+/** What enqueue returns for a message whose sender listens itself (never read). */
+const LISTENED: Submission = EMPTY;
 
 export class Batcher {
   private queue: Entry[] = [];
@@ -76,10 +78,40 @@ export class Batcher {
   submit(readings: Reading[], origin?: MessageOrigin): Promise<Submission> {
     const now = this.trySubmit(readings, origin);
     if (now !== undefined) return Promise.resolve(now);
+    return this.waitForRoom(readings).then(() => this.enqueue(readings, origin, undefined));
+  }
+
+  /**
+   * Queues the readings of one message whose sender listens on its own (no promise per message):
+   * true when they are queued now. False when the message must wait for space or the batcher is
+   * closed: then `submitWhenRoom` waits or refuses it.
+   */
+  offer(readings: Reading[], origin: MessageOrigin | undefined, listener: TicketListener): boolean {
+    if (this.closed) return false;
+    if (readings.length === 0) {
+      listener.settled(undefined, { stored: 0, rejected: 0 });
+      return true;
+    }
+    let bytes = 0;
+    for (const r of readings) bytes += r.sizeBytes;
+    if (!this.gate.tryEnter(readings.length, bytes)) return false;
+    this.enqueue(readings, origin, listener);
+    return true;
+  }
+
+  /** `offer` after waiting for space; rejects (SHUTTING_DOWN, or the gate's hold bound) instead of queueing. */
+  submitWhenRoom(readings: Reading[], origin: MessageOrigin | undefined, listener: TicketListener): Promise<void> {
+    if (this.offer(readings, origin, listener)) return Promise.resolve();
+    return this.waitForRoom(readings).then(() => {
+      this.enqueue(readings, origin, listener);
+    });
+  }
+
+  private waitForRoom(readings: Reading[]): Promise<void> {
     if (this.closed) return Promise.reject(new IngestError('SHUTTING_DOWN', 'the service is shutting down', { retriable: true }));
     let bytes = 0;
     for (const r of readings) bytes += r.sizeBytes;
-    return this.gate.enter(readings.length, bytes).then(() => this.enqueue(readings, origin));
+    return this.gate.enter(readings.length, bytes);
   }
 
   /**
@@ -92,7 +124,7 @@ export class Batcher {
     if (readings.length === 0) return EMPTY;
     let bytes = 0;
     for (const r of readings) bytes += r.sizeBytes;
-    return this.gate.tryEnter(readings.length, bytes) ? this.enqueue(readings, origin) : undefined;
+    return this.gate.tryEnter(readings.length, bytes) ? this.enqueue(readings, origin, undefined) : undefined;
   }
 
   /** Point-in-time figures for the gauges, read at scrape time. */
@@ -120,13 +152,13 @@ export class Batcher {
     await this.sink.forceFlush();
   }
 
-  private enqueue(readings: Reading[], origin: MessageOrigin | undefined): Submission {
-    const ticket = new Ticket(origin, readings.length);
+  private enqueue(readings: Reading[], origin: MessageOrigin | undefined, listener: TicketListener | undefined): Submission {
+    const ticket = new Ticket(origin, readings.length, listener);
     const now = Date.now();
     for (const reading of readings) this.queue.push({ reading, ticket, enqueuedAt: now });
     this.metrics.readingsReceivedTotal.inc(readings.length);
     this.pump();
-    return { stored: ticket.promise };
+    return ticket.promise === undefined ? LISTENED : { stored: ticket.promise };
   }
 
   private pump(): void {
@@ -151,23 +183,38 @@ export class Batcher {
 
   /** Takes up to batchSize distinct keys from the head of the queue; duplicates merge into one item. */
   private takeBatch(): Entry[][] {
-    const slots = new Map<string, Entry[]>();
+    // Slots by device, then by ts (a device rarely has more than a few readings in one batch):
+    // no key string per reading.
+    const byDevice = new Map<string, Entry[][]>();
+    const slots: Entry[][] = [];
     let duplicates = 0;
     while (this.head < this.queue.length) {
       const entry = this.queue[this.head] as Entry;
-      const key = readingKey(entry.reading.deviceId, entry.reading.ts);
-      const slot = slots.get(key);
-      if (slot) {
+      const { deviceId, ts } = entry.reading;
+      const deviceSlots = byDevice.get(deviceId);
+      let slot: Entry[] | undefined;
+      if (deviceSlots !== undefined) {
+        for (const candidate of deviceSlots) {
+          if ((candidate[0] as Entry).reading.ts === ts) {
+            slot = candidate;
+            break;
+          }
+        }
+      }
+      if (slot !== undefined) {
         slot.push(entry); // last one wins: the slot's item is its last entry's reading
         duplicates++;
       } else {
-        if (slots.size >= this.options.batchSize) break;
-        slots.set(key, [entry]);
+        if (slots.length >= this.options.batchSize) break;
+        const fresh = [entry];
+        slots.push(fresh);
+        if (deviceSlots === undefined) byDevice.set(deviceId, [fresh]);
+        else deviceSlots.push(fresh);
       }
       this.queue[this.head++] = undefined as unknown as Entry;
     }
     if (duplicates > 0) this.metrics.duplicateReadingsTotal.inc(duplicates);
-    return [...slots.values()];
+    return slots;
   }
 
   private send(slots: Entry[][]): void {
@@ -195,8 +242,8 @@ export class Batcher {
     let entries = 0;
     let bytes = 0;
     for (const r of result.stored) {
-      m.receiveToStoreSeconds.observe((now - r.receivedAt) / 1000);
-      m.deviceToStoreSeconds.observe(Math.max(0, now - r.ts) / 1000);
+      observeFast(m.receiveToStoreSeconds, (now - r.receivedAt) / 1000);
+      observeFast(m.deviceToStoreSeconds, Math.max(0, now - r.ts) / 1000);
       for (const e of bySlot.get(r) ?? []) {
         e.ticket.markStored();
         entries++;

@@ -4,7 +4,11 @@
 // value is written exactly by src/storage/dynamodb/wire.ts.
 import { firstInexactNumber } from './exact-numbers.ts';
 import { jsonSyntaxProblem } from './json-syntax.ts';
+import { decodeFlatReading } from './flat-decode.ts';
 import type { AttributeValue, InvalidReason, Reading } from './reading.ts';
+import { Invalid, PROTO, RESERVED_ATTRIBUTES, SERVER_ATTRIBUTES_BYTES, decodeTs } from './reading-rules.ts';
+
+export { RESERVED_ATTRIBUTES } from './reading-rules.ts';
 
 export interface DecodeLimits {
   readonly maxPayloadBytes: number;
@@ -19,30 +23,28 @@ export type DecodeResult =
   | { readonly ok: true; readonly readings: Reading[] }
   | { readonly ok: false; readonly reason: InvalidReason; readonly message: string };
 
-export const RESERVED_ATTRIBUTES: ReadonlySet<string> = new Set(['deviceId', 'ts', 'receivedAt', 'expiresAt']);
 const ATTRIBUTE_NAME = /^[A-Za-z0-9_]{1,64}$/;
-/** Matches [A-Za-z0-9_] but would set an object's prototype instead of an attribute. */
-const PROTO = '__proto__';
-const ISO_8601 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}:?\d{2})$/;
-/** Timestamps before 2000-01-01 are taken for a unit mistake (epoch seconds) rather than stored. */
-const MIN_TS_MS = 946_684_800_000;
-const MAX_TS_MS = 8_640_000_000_000_000;
 /** DynamoDB numbers: magnitude between 1e-130 and 1e126. */
 const MAX_NUMBER = 9.999999999999999e125;
 const MIN_NUMBER = 1e-130;
-/** Bytes of the server's own attributes (deviceId excluded) in an item: ts, receivedAt, expiresAt. */
-const SERVER_ATTRIBUTES_BYTES = 60;
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
-class Invalid {
-  constructor(
-    readonly reason: InvalidReason,
-    readonly message: string,
-  ) {}
-}
 
 export function decodeTelemetry(
+  payload: Uint8Array,
+  deviceId: string,
+  receivedAt: number,
+  limits: DecodeLimits,
+): DecodeResult {
+  // Most payloads are one flat object: decided in one pass over the bytes (flat-decode.ts).
+  const flat = decodeFlatReading(payload, deviceId, receivedAt, limits);
+  if (flat !== undefined) return { ok: true, readings: [flat] };
+  return decodeTelemetryGeneral(payload, deviceId, receivedAt, limits);
+}
+
+/** Every payload form and every refusal; decodeTelemetry runs it when the flat fast path declines. */
+export function decodeTelemetryGeneral(
   payload: Uint8Array,
   deviceId: string,
   receivedAt: number,
@@ -144,31 +146,6 @@ function decodeReading(
   return { deviceId, ts, receivedAt, attributes, sizeBytes };
 }
 
-function decodeTs(raw: unknown, receivedAt: number, maxFutureSkewMs: number): number {
-  let ts: number;
-  if (raw === undefined) return receivedAt;
-  if (typeof raw === 'number') {
-    if (!Number.isInteger(raw)) throw new Invalid('invalid_ts', `ts must be integer epoch milliseconds, got ${raw}`);
-    ts = raw;
-  } else if (typeof raw === 'string') {
-    if (!ISO_8601.test(raw)) throw new Invalid('invalid_ts', `ts string must be ISO-8601 with a zone (e.g. 2024-11-24T20:26:40.123Z), got ${JSON.stringify(raw.slice(0, 40))}`);
-    ts = Date.parse(raw);
-    // Date.parse rolls impossible dates over (02-30 becomes 03-01): the day must survive the trip.
-    const day = Number(raw.slice(8, 10));
-    if (Number.isNaN(ts) || new Date(Date.UTC(Number(raw.slice(0, 4)), Number(raw.slice(5, 7)) - 1, day)).getUTCDate() !== day) {
-      throw new Invalid('invalid_ts', `ts ${JSON.stringify(raw)} is not a valid date`);
-    }
-  } else {
-    throw new Invalid('invalid_ts', `ts must be epoch milliseconds or an ISO-8601 string, got ${raw === null ? 'null' : typeof raw}`);
-  }
-  if (ts < MIN_TS_MS || ts > MAX_TS_MS) {
-    throw new Invalid('invalid_ts', `ts ${ts} is out of range (epoch milliseconds after 2000-01-01; epoch seconds?)`);
-  }
-  if (ts > receivedAt + maxFutureSkewMs) {
-    throw new Invalid('future_ts', `ts is ${ts - receivedAt} ms in the future, limit ${maxFutureSkewMs} ms`);
-  }
-  return ts;
-}
 
 /** Validates one attribute value and returns its approximate DynamoDB size in bytes. */
 function valueSize(value: unknown, path: string, depth: number, maxDepth: number): number {

@@ -16,22 +16,38 @@ export interface StoreOutcome {
   readonly rejected: number;
 }
 
+/**
+ * Hears once that a message's readings are all accounted for: `failure` undefined means stored
+ * (or rejected by the store on their own). The publish hook's per-message object implements it,
+ * so a message costs no promise and no closures on the way to its PUBACK.
+ */
+export interface TicketListener {
+  settled(failure: Error | undefined, outcome: StoreOutcome): void;
+}
+
 export class Ticket {
   stored = 0;
   rejected = 0;
   private failure: Error | undefined;
-  private resolve!: (o: StoreOutcome) => void;
-  private reject!: (e: Error) => void;
-  readonly promise: Promise<StoreOutcome>;
+  private readonly listener: TicketListener;
+  /** Set when no listener was given: the message's `stored` promise. */
+  readonly promise: Promise<StoreOutcome> | undefined;
 
   constructor(
     readonly origin: MessageOrigin | undefined,
     private remaining: number,
+    listener?: TicketListener,
   ) {
+    if (listener !== undefined) {
+      this.listener = listener;
+      this.promise = undefined;
+      return;
+    }
+    let listen!: TicketListener;
     this.promise = new Promise<StoreOutcome>((resolve, reject) => {
-      this.resolve = resolve;
-      this.reject = reject;
+      listen = { settled: (failure, outcome) => (failure === undefined ? resolve(outcome) : reject(failure)) };
     });
+    this.listener = listen;
   }
 
   markStored(): void {
@@ -51,7 +67,6 @@ export class Ticket {
 
   private settleOne(): void {
     if (--this.remaining > 0) return;
-    if (this.failure) this.reject(this.failure);
-    else this.resolve({ stored: this.stored, rejected: this.rejected });
+    this.listener.settled(this.failure, { stored: this.stored, rejected: this.rejected });
   }
 }

@@ -9,7 +9,6 @@ import { mkdirSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { resolve } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { ListTablesCommand } from '@aws-sdk/client-dynamodb';
 import type { Logger } from 'pino';
 import { IngestError } from '../errors.ts';
@@ -43,6 +42,9 @@ interface Spawned {
 
 const CHILD = fileURLToPath(new URL('./embedded-server.cjs', import.meta.url));
 const RESTART_BACKOFF = { baseMs: 200, capMs: 10_000 } as const;
+/** A fresh server is polled quickly at first, then at most every 500 ms, for up to 15 s. */
+const START_BACKOFF = { baseMs: 50, capMs: 500 } as const;
+const START_BUDGET_MS = 15_000;
 
 export async function startEmbeddedDynamo(options: EmbeddedOptions): Promise<EmbeddedDynamo> {
   const path = resolve(options.dataDir, 'dynalite');
@@ -126,20 +128,24 @@ async function spawnServer(port: number, path: string): Promise<Spawned> {
   return { child, port: first.port, exited };
 }
 
-/** The data directory's lock may still be held for a moment by a previous instance that is exiting. */
+/** Waits for a freshly spawned server: the data directory's lock may still be held for a moment by a previous instance that is exiting. */
 async function untilAnswering(endpoint: string, s: Spawned): Promise<void> {
   const { client, destroy } = createDynamoClients({ endpoint, region: 'us-east-1', requestTimeoutMs: 2_000 });
+  const exited = (): boolean => s.child.exitCode !== null || s.child.signalCode !== null;
   try {
-    for (let attempt = 0; ; attempt++) {
-      if (s.child.exitCode !== null || s.child.signalCode !== null) throw new IngestError('STORE_UNAVAILABLE', `embedded DynamoDB-API server at ${endpoint} exited while starting`);
-      try {
+    await retry(
+      async () => {
+        if (exited()) throw new IngestError('STORE_UNAVAILABLE', `embedded DynamoDB-API server at ${endpoint} exited while starting`, { retriable: false });
         await client.send(new ListTablesCommand({ Limit: 1 }));
-        return;
-      } catch (err) {
-        if (attempt >= 50) throw new IngestError('STORE_UNAVAILABLE', `embedded DynamoDB-API server at ${endpoint} does not answer`, { cause: err });
-        await sleep(200);
-      }
+      },
+      // Any error but the server's exit means "not answering yet", until the budget is spent.
+      { backoff: START_BACKOFF, budgetMs: START_BUDGET_MS, isRetriable: () => !exited() },
+    );
+  } catch (err) {
+    if (err instanceof IngestError && err.code === 'RETRY_EXHAUSTED') {
+      throw new IngestError('STORE_UNAVAILABLE', `embedded DynamoDB-API server at ${endpoint} does not answer after ${START_BUDGET_MS / 1000} s`, { cause: err.cause });
     }
+    throw err;
   } finally {
     destroy();
   }

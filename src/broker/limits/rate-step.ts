@@ -5,21 +5,27 @@ import { IngestError } from '../../errors.ts';
 import type { DeviceRateLimiter } from './device-rate.ts';
 import type { LimitMetrics } from './limit-metrics.ts';
 
-export type RateStep = (deviceId: string, readings: number, proceed: () => void, refuse: (err: Error) => void) => void;
+/** The message waiting on the rate step (an object, not two closures: this runs for every message). */
+export interface RateWaiter {
+  proceed(): void;
+  refuse(err: Error): void;
+}
+
+export type RateStep = (deviceId: string, readings: number, waiter: RateWaiter) => void;
 
 export function createRateStep(limiter: DeviceRateLimiter, metrics: LimitMetrics): RateStep {
-  return (deviceId, readings, proceed, refuse) => {
+  return (deviceId, readings, waiter) => {
     const decision = limiter.admit(deviceId, readings);
-    if (decision.action === 'pass') return proceed();
+    if (decision.action === 'pass') return waiter.proceed();
     metrics.limitHits.inc({ limit: decision.limit });
     if (decision.action === 'refuse') {
       metrics.limitHits.inc({ limit: 'rate_hold' });
-      return refuse(new IngestError('RATE_LIMITED', `device ${deviceId} is over its ${decision.limit === 'message_rate' ? 'message' : 'reading'} rate for longer than the hold bound`));
+      return waiter.refuse(new IngestError('RATE_LIMITED', `device ${deviceId} is over its ${decision.limit === 'message_rate' ? 'message' : 'reading'} rate for longer than the hold bound`));
     }
     metrics.rateHeldPublishes.inc();
     setTimeout(() => {
       metrics.rateHeldPublishes.dec();
-      proceed();
+      waiter.proceed();
     }, decision.waitMs);
   };
 }

@@ -17,16 +17,115 @@ export class WireEncodeError extends Error {
 
 /** The reading as one DynamoDB item in wire JSON: {deviceId, ts, receivedAt, ...attributes, expiresAt?}. */
 export function encodeItem(reading: Reading, retentionDays: number | undefined): string {
-  let out = '{';
+  // Written into one reused byte buffer and read out as one string: no tree of partial strings.
+  const w = writer;
+  w.reset();
+  w.ascii('{');
   const attributes = reading.attributes;
   for (const name in attributes) {
-    out += JSON.stringify(name) + ':' + encodeValue(attributes[name] as AttributeValue, name) + ',';
+    const value = attributes[name] as AttributeValue;
+    w.ascii(memberPrefix(name));
+    if (typeof value === 'number') {
+      w.ascii('{"N":"');
+      w.ascii(numberText(value, name));
+      w.ascii('"},');
+    } else if (typeof value === 'string') {
+      w.ascii('{"S":');
+      w.jsonString(value);
+      w.ascii('},');
+    } else {
+      w.text(encodeValue(value, name));
+      w.ascii(',');
+    }
   }
-  out += '"deviceId":{"S":' + JSON.stringify(reading.deviceId) + '},"ts":{"N":"' + numberText(reading.ts, 'ts') + '"},"receivedAt":{"N":"' + numberText(reading.receivedAt, 'receivedAt') + '"}';
+  w.ascii('"deviceId":{"S":');
+  w.jsonString(reading.deviceId);
+  w.ascii('},"ts":{"N":"');
+  w.ascii(numberText(reading.ts, 'ts'));
+  w.ascii('"},"receivedAt":{"N":"');
+  w.ascii(numberText(reading.receivedAt, 'receivedAt'));
+  w.ascii('"}');
   if (retentionDays !== undefined) {
-    out += ',"expiresAt":{"N":"' + numberText(Math.floor(reading.ts / 1000) + retentionDays * SECONDS_PER_DAY, 'expiresAt') + '"}';
+    w.ascii(',"expiresAt":{"N":"');
+    w.ascii(numberText(Math.floor(reading.ts / 1000) + retentionDays * SECONDS_PER_DAY, 'expiresAt'));
+    w.ascii('"}');
   }
-  return out + '}';
+  w.ascii('}');
+  return w.done();
+}
+
+/** Appends text to a reused buffer; `done` returns it as one string. Synchronous use only. */
+class ItemWriter {
+  private buf = Buffer.allocUnsafe(16 * 1024);
+  private at = 0;
+  /** Whether `text` wrote bytes from 0x80 up (then the buffer is read back as UTF-8, else as latin1, faster). */
+  private wide = false;
+
+  reset(): void {
+    this.at = 0;
+    this.wide = false;
+  }
+
+  /** Text known to be ASCII (fixed pieces, number texts, cached name prefixes). */
+  ascii(s: string): void {
+    const n = s.length;
+    if (this.at + n > this.buf.length) this.grow(n);
+    const buf = this.buf;
+    let at = this.at;
+    for (let i = 0; i < n; i++) buf[at++] = s.charCodeAt(i);
+    this.at = at;
+  }
+
+  /** Any text, as UTF-8. */
+  text(s: string): void {
+    const max = s.length * 3;
+    if (this.at + max > this.buf.length) this.grow(max);
+    const written = this.buf.write(s, this.at, 'utf8');
+    if (written !== s.length) this.wide = true; // a character from 0x80 up takes two bytes or more
+    this.at += written;
+  }
+
+  /** `JSON.stringify(s)`: printable ASCII without quotes or backslashes is copied as it is. */
+  jsonString(s: string): void {
+    const n = s.length;
+    for (let i = 0; i < n; i++) {
+      const c = s.charCodeAt(i);
+      if (c < 0x20 || c > 0x7e || c === 0x22 || c === 0x5c) return this.text(JSON.stringify(s));
+    }
+    if (this.at + n + 2 > this.buf.length) this.grow(n + 2);
+    const buf = this.buf;
+    let at = this.at;
+    buf[at++] = 0x22;
+    for (let i = 0; i < n; i++) buf[at++] = s.charCodeAt(i);
+    buf[at++] = 0x22;
+    this.at = at;
+  }
+
+  done(): string {
+    return this.buf.toString(this.wide ? 'utf8' : 'latin1', 0, this.at);
+  }
+
+  private grow(more: number): void {
+    const next = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.at + more));
+    this.buf.copy(next, 0, 0, this.at);
+    this.buf = next;
+  }
+}
+
+const writer = new ItemWriter();
+
+/** `"name":` of the attribute names seen lately (devices repeat them), bounded. */
+const prefixes = new Map<string, string>();
+const MAX_PREFIXES = 4096;
+
+function memberPrefix(name: string): string {
+  let prefix = prefixes.get(name);
+  if (prefix === undefined) {
+    if (prefixes.size >= MAX_PREFIXES) prefixes.clear();
+    prefix = JSON.stringify(name) + ':';
+    prefixes.set(name, prefix);
+  }
+  return prefix;
 }
 
 export function encodeValue(value: AttributeValue, path: string): string {

@@ -1,0 +1,225 @@
+// The fast path of decoding, for the payload most devices send: one flat JSON object of numbers,
+// ASCII strings, booleans and nulls, e.g. {"ts":1732480000123,"temperature":21.4,"mode":"heat"}.
+// One pass over the bytes builds the reading directly: no UTF-8 decoding of the whole payload, no
+// syntax pre-check, no JSON.parse tree to copy from, no scan for inexact numbers, no second walk to
+// validate and size the values. Anything else — nesting, arrays, the {"ts","values"} form, escapes
+// or non-ASCII bytes, numbers with more than 15 digits or an exponent, duplicate or doubtful
+// names, any invalid input at all — returns undefined, and the general decoder (decode.ts) decides
+// it. So the fast path never refuses and never accepts what the general one would not:
+// test/unit/flat-decode.test.ts checks that it returns either undefined or exactly the general
+// decoder's reading over generated payloads.
+import type { DecodeLimits } from './decode.ts';
+import type { AttributeValue, Reading } from './reading.ts';
+import { Invalid, PROTO, RESERVED_ATTRIBUTES, SERVER_ATTRIBUTES_BYTES, decodeTs } from './reading-rules.ts';
+
+/** Larger payloads take the general path (their cost is not in the per-message overhead). */
+const MAX_FAST_PAYLOAD_BYTES = 4096;
+/** Sums of at most 15 decimal digits are exact in a double, and so is every power of ten to 1e22. */
+const MAX_DIGITS = 15;
+const POW10: readonly number[] = Array.from({ length: 23 }, (_, k) => 10 ** k);
+const MAX_NAME_LENGTH = 64;
+const latin1 = (b: Buffer): string => (b as Buffer & { latin1Slice(start?: number, end?: number): string }).latin1Slice(0, b.length);
+
+const enum Ch {
+  Tab = 0x09, Lf = 0x0a, Cr = 0x0d, Space = 0x20, Quote = 0x22, Comma = 0x2c, Minus = 0x2d, Dot = 0x2e,
+  Zero = 0x30, Nine = 0x39, Colon = 0x3a, Backslash = 0x5c, OpenCurly = 0x7b, CloseCurly = 0x7d,
+  Tilde = 0x7e, Underscore = 0x5f,
+}
+
+/** Bytes of [A-Za-z0-9_], the attribute-name alphabet. */
+const NAME_BYTE = new Uint8Array(128);
+for (const c of 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_') NAME_BYTE[c.charCodeAt(0)] = 1;
+
+/** Payloads with more members take the general path. */
+const MAX_MEMBERS = 64;
+/** Member names of the last payload accepted here, in order (module state: decoding is synchronous). */
+const shape: string[] = [];
+let shapeLength = 0;
+/** This payload's member names, in order. */
+const names: string[] = [];
+let allKnown = true;
+
+/** Outcome of the last scanned number (module state: the scanner is synchronous and not re-entered). */
+let numberValue = 0;
+let numberIsInteger = false;
+
+/**
+ * The payload's one reading when it is a flat object the fast path can decide, else undefined (the
+ * caller then runs the general decoder, which also produces every error message).
+ */
+export function decodeFlatReading(payload: Uint8Array, deviceId: string, receivedAt: number, limits: DecodeLimits): Reading | undefined {
+  const n = payload.byteLength;
+  if (n > MAX_FAST_PAYLOAD_BYTES || n > limits.maxPayloadBytes || limits.maxReadingsPerMessage < 1) return undefined;
+  // One native call turns the bytes into a string; everything after is JavaScript on that string
+  // (a byte from 0x80 up becomes a character the scan refuses, so latin1 is exact here).
+  const b = latin1(Buffer.isBuffer(payload) ? payload : Buffer.from(payload.buffer, payload.byteOffset, n));
+  let i = skipWs(b, 0, n);
+  if (b.charCodeAt(i) !== Ch.OpenCurly) return undefined;
+  i = skipWs(b, i + 1, n);
+  if (b.charCodeAt(i) === Ch.CloseCurly) return undefined; // {}: the general path names the error
+  const attributes: Record<string, AttributeValue> = {};
+  allKnown = true;
+  let count = 0;
+  let ts: unknown;
+  let sizeBytes = SERVER_ATTRIBUTES_BYTES + Buffer.byteLength(deviceId) + 8;
+  for (;;) {
+    // "name". Devices send the same names message after message: while its bytes are scanned, the
+    // name is compared with the one at the same position in the last payload this path accepted
+    // (`shape`), whose string is reused (no new string; a key V8 has seen and a name already checked).
+    if (b.charCodeAt(i) !== Ch.Quote) return undefined;
+    const nameStart = i + 1;
+    const member = count + (ts === undefined ? 0 : 1);
+    const known = member < shapeLength ? (shape[member] as string) : '';
+    let same = known !== '';
+    let j = nameStart;
+    for (;;) {
+      const d = b.charCodeAt(j);
+      if (!(d < 128 && NAME_BYTE[d] === 1)) break; // also NaN: past the end
+      if (same && known.charCodeAt(j - nameStart) !== d) same = false;
+      j++;
+    }
+    if (b.charCodeAt(j) !== Ch.Quote || j === nameStart || j - nameStart > MAX_NAME_LENGTH) return undefined;
+    let name: string;
+    if (same && known.length === j - nameStart) name = known;
+    else {
+      name = b.slice(nameStart, j);
+      if (name !== 'ts' && (name === 'values' || name === PROTO || RESERVED_ATTRIBUTES.has(name))) return undefined;
+      allKnown = false;
+    }
+    if (member >= MAX_MEMBERS) return undefined;
+    names[member] = name;
+    i = skipWs(b, j + 1, n);
+    if (b.charCodeAt(i) !== Ch.Colon) return undefined;
+    i = skipWs(b, i + 1, n);
+    // value
+    const c = b.charCodeAt(i);
+    let value: AttributeValue;
+    let valueBytes: number;
+    if (c === Ch.Quote) {
+      const start = i + 1;
+      j = start;
+      // Printable ASCII without escapes: the bytes are the string.
+      for (;;) {
+        const d = b.charCodeAt(j);
+        if (Number.isNaN(d) || d < Ch.Space || d > Ch.Tilde || d === Ch.Backslash) return undefined;
+        if (d === Ch.Quote) break;
+        j++;
+      }
+      value = b.slice(start, j);
+      valueBytes = j - start;
+      i = j + 1;
+    } else if (c === Ch.Minus || isDigit(c)) {
+      i = scanNumber(b, i, n);
+      if (i < 0) return undefined;
+      value = numberValue;
+      valueBytes = 21;
+    } else if (c === 0x74 && b.charCodeAt(i + 1) === 0x72 && b.charCodeAt(i + 2) === 0x75 && b.charCodeAt(i + 3) === 0x65) {
+      value = true;
+      valueBytes = 1;
+      i += 4;
+    } else if (c === 0x66 && b.charCodeAt(i + 1) === 0x61 && b.charCodeAt(i + 2) === 0x6c && b.charCodeAt(i + 3) === 0x73 && b.charCodeAt(i + 4) === 0x65) {
+      value = false;
+      valueBytes = 1;
+      i += 5;
+    } else if (c === 0x6e && b.charCodeAt(i + 1) === 0x75 && b.charCodeAt(i + 2) === 0x6c && b.charCodeAt(i + 3) === 0x6c) {
+      value = null;
+      valueBytes = 1;
+      i += 4;
+    } else {
+      return undefined; // objects, arrays, anything else
+    }
+    if (name === 'ts') {
+      if (ts !== undefined) return undefined; // a second ts: the general path keeps the last
+      if (typeof value !== 'string' && !(typeof value === 'number' && numberIsInteger)) return undefined;
+      ts = value;
+    } else {
+      if (++count > limits.maxAttributesPerReading) return undefined;
+      attributes[name] = value;
+      sizeBytes += name.length + valueBytes;
+    }
+    i = skipWs(b, i, n);
+    if (b.charCodeAt(i) === Ch.Comma) {
+      i = skipWs(b, i + 1, n);
+      continue;
+    }
+    if (b.charCodeAt(i) !== Ch.CloseCurly) return undefined;
+    if (skipWs(b, i + 1, n) !== n) return undefined;
+    break;
+  }
+  if (count === 0 || sizeBytes > limits.maxItemBytes) return undefined;
+  if (!allKnown) {
+    // A new name may repeat another (JSON.parse keeps the last: the general path decides);
+    // otherwise this payload's names become the shape to compare with.
+    let own = 0;
+    for (const key in attributes) if (Object.hasOwn(attributes, key)) own++;
+    if (own !== count) return undefined;
+    shapeLength = count + (ts === undefined ? 0 : 1);
+    for (let k = 0; k < shapeLength; k++) shape[k] = names[k] as string;
+  }
+  let tsMs: number;
+  try {
+    tsMs = decodeTs(ts, receivedAt, limits.maxFutureSkewMs);
+  } catch (err) {
+    if (err instanceof Invalid) return undefined;
+    throw err;
+  }
+  return { deviceId, ts: tsMs, receivedAt, attributes, sizeBytes };
+}
+
+function isDigit(c: number): boolean {
+  return c >= Ch.Zero && c <= Ch.Nine; // false for NaN (past the end)
+}
+
+function skipWs(b: string, i: number, n: number): number {
+  while (i < n) {
+    const c = b.charCodeAt(i);
+    if (c !== Ch.Space && c !== Ch.Lf && c !== Ch.Cr && c !== Ch.Tab) break;
+    i++;
+  }
+  return i;
+}
+
+/**
+ * A JSON number of at most 15 digits and no exponent, valued exactly as JSON.parse would (the
+ * digits as an integer, divided by a power of ten: both exact, the quotient correctly rounded);
+ * the value goes to `numberValue`. Returns the index after it, or -1 to leave it to the general path.
+ */
+function scanNumber(b: string, i: number, n: number): number {
+  let negative = false;
+  if (b.charCodeAt(i) === Ch.Minus) {
+    negative = true;
+    i++;
+  }
+  let digits = 0;
+  let mantissa = 0;
+  let c = b.charCodeAt(i);
+  if (c === Ch.Zero) {
+    i++;
+    digits++;
+    c = b.charCodeAt(i);
+    if (isDigit(c)) return -1; // leading zero: invalid JSON
+  } else {
+    if (!isDigit(c)) return -1;
+    while (isDigit(c)) {
+      mantissa = mantissa * 10 + (c - Ch.Zero);
+      digits++;
+      c = b.charCodeAt(++i);
+    }
+  }
+  let fraction = 0;
+  if (c === Ch.Dot) {
+    c = b.charCodeAt(++i);
+    if (!isDigit(c)) return -1;
+    while (isDigit(c)) {
+      mantissa = mantissa * 10 + (c - Ch.Zero);
+      digits++;
+      fraction++;
+      c = b.charCodeAt(++i);
+    }
+  }
+  if (digits > MAX_DIGITS || c === 0x65 || c === 0x45 || i > n) return -1;
+  const magnitude = fraction === 0 ? mantissa : mantissa / (POW10[fraction] as number);
+  numberValue = negative ? -magnitude : magnitude;
+  numberIsInteger = Number.isInteger(numberValue);
+  return i;
+}
