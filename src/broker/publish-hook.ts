@@ -66,16 +66,43 @@ export function createPublishHook(deps: PublishHookDeps): AuthorizePublish {
     queueMicrotask(flushCounts);
   };
 
-  // PUBACKs of stored messages leave together once per turn of the event loop (setImmediate):
-  // every batch the store confirmed in that turn, so that a connection with several messages in
-  // several batches gets one socket write for all of them, not one per batch.
-  let storedReleases: PendingPublish[] = [];
+  // Messages the store has settled are released together once per turn of the event loop
+  // (setImmediate), in the order they settled: every batch the store answered in that turn, so that
+  // a connection with several messages in several batches gets one socket write for all its
+  // PUBACKs, not one per batch. A release that closes a connection (a store failure here, or any
+  // refusal elsewhere) first lets out every PUBACK already due, so none is lost with the connection.
+  let settledReleases: PendingPublish[] = [];
   let releaseScheduled = false;
-  const releaseStored = (): void => {
+  let releasing = false;
+  const releaseSettled = (): void => {
     releaseScheduled = false;
-    const list = storedReleases;
-    storedReleases = [];
-    for (const pending of list) pending.release(null);
+    releasing = true;
+    let failures: PendingPublish[] | undefined;
+    try {
+      while (settledReleases.length > 0) {
+        const list = settledReleases;
+        settledReleases = [];
+        for (const pending of list) {
+          if (pending.settledWith === null) pending.releaseNow(null);
+          else (failures ??= []).push(pending);
+        }
+      }
+    } finally {
+      releasing = false;
+    }
+    // mqtt-packet writes the PUBACKs on the next tick (cork/uncork); a failure closes its
+    // connection, so it goes after them.
+    if (failures !== undefined) process.nextTick(releaseFailures, failures);
+  };
+  const releaseFailures = (failures: PendingPublish[]): void => {
+    for (const pending of failures) pending.releaseNow(pending.settledWith);
+  };
+  const queueRelease = (pending: PendingPublish): void => {
+    settledReleases.push(pending);
+    if (!releaseScheduled) {
+      releaseScheduled = true;
+      setImmediate(releaseSettled);
+    }
   };
 
   /** The identity's right to this topic; undefined (and the callback answered) when refused. */
@@ -99,6 +126,8 @@ export function createPublishHook(deps: PublishHookDeps): AuthorizePublish {
     readonly clientId: string;
     readonly qos: number;
     private readonly holdUntilStored: boolean;
+    /** What the store said, for a release queued until the end of this turn. */
+    settledWith: Error | null = null;
 
     constructor(
       private readonly client: Client,
@@ -118,6 +147,17 @@ export function createPublishHook(deps: PublishHookDeps): AuthorizePublish {
 
     /** Releases the PUBACK (or closes the connection with `err`), with the held-publish accounting. */
     release(err: Error | null): void {
+      if (err !== null && (releasing || settledReleases.length > 0)) {
+        // PUBACKs already due leave first, then this one closes the connection.
+        this.settledWith = err;
+        settledReleases.push(this);
+        if (!releasing) releaseSettled();
+        return;
+      }
+      this.releaseNow(err);
+    }
+
+    releaseNow(err: Error | null): void {
       heldDelta--;
       queueFlush();
       if (this.qos > 0 && err === null) observeFast(metrics.pubackLatencySeconds, (now() - this.receivedAt) / 1000);
@@ -155,22 +195,18 @@ export function createPublishHook(deps: PublishHookDeps): AuthorizePublish {
       if (failure === undefined) {
         storedMessages++;
         queueFlush();
-        if (this.holdUntilStored) {
-          storedReleases.push(this);
-          if (!releaseScheduled) {
-            releaseScheduled = true;
-            setImmediate(releaseStored);
-          }
-        }
+        if (this.holdUntilStored) queueRelease(this);
         return;
       }
       metrics.messagesReceivedTotal.inc({ result: 'failed' });
       // No PUBACK: closing the connection makes the device resend after reconnecting.
       if (this.holdUntilStored) {
         deps.markDisconnectReason(this.client, 'store_failed');
-        this.release(failure);
+        this.settledWith = failure;
+        queueRelease(this);
       }
     }
+
 
     /** An invalid payload is dead-lettered and acknowledged. */
     private deadLetter(decoded: DecodeResult & { ok: false }): void {

@@ -18,7 +18,18 @@ const MAX_FAST_PAYLOAD_BYTES = 4096;
 const MAX_DIGITS = 15;
 const POW10: readonly number[] = Array.from({ length: 23 }, (_, k) => 10 ** k);
 const MAX_NAME_LENGTH = 64;
-const latin1 = (b: Buffer): string => (b as Buffer & { latin1Slice(start?: number, end?: number): string }).latin1Slice(0, b.length);
+const latin1 = (b: Buffer, start: number, end: number): string => (b as Buffer & { latin1Slice(start: number, end: number): string }).latin1Slice(start, end);
+/** V8 makes a slice of 13 characters or more share its parent's memory (a sliced string). */
+const MIN_SHARED_SLICE = 13;
+
+/**
+ * Characters [start, end) as a string of their own: a slice of the payload's text when V8 copies it
+ * anyway, else fresh from the bytes. A sliced string would keep the whole payload text alive for as
+ * long as the reading is queued, which the queue's byte bound does not count.
+ */
+function own(bytes: Buffer, text: string, start: number, end: number): string {
+  return end - start < MIN_SHARED_SLICE ? text.slice(start, end) : latin1(bytes, start, end);
+}
 
 const enum Ch {
   Tab = 0x09, Lf = 0x0a, Cr = 0x0d, Space = 0x20, Quote = 0x22, Comma = 0x2c, Minus = 0x2d, Dot = 0x2e,
@@ -52,7 +63,8 @@ export function decodeFlatReading(payload: Uint8Array, deviceId: string, receive
   if (n > MAX_FAST_PAYLOAD_BYTES || n > limits.maxPayloadBytes || limits.maxReadingsPerMessage < 1) return undefined;
   // One native call turns the bytes into a string; everything after is JavaScript on that string
   // (a byte from 0x80 up becomes a character the scan refuses, so latin1 is exact here).
-  const b = latin1(Buffer.isBuffer(payload) ? payload : Buffer.from(payload.buffer, payload.byteOffset, n));
+  const bytes = Buffer.isBuffer(payload) ? payload : Buffer.from(payload.buffer, payload.byteOffset, n);
+  const b = latin1(bytes, 0, n);
   let i = skipWs(b, 0, n);
   if (b.charCodeAt(i) !== Ch.OpenCurly) return undefined;
   i = skipWs(b, i + 1, n);
@@ -82,7 +94,7 @@ export function decodeFlatReading(payload: Uint8Array, deviceId: string, receive
     let name: string;
     if (same && known.length === j - nameStart) name = known;
     else {
-      name = b.slice(nameStart, j);
+      name = own(bytes, b, nameStart, j);
       if (name !== 'ts' && (name === 'values' || name === PROTO || RESERVED_ATTRIBUTES.has(name))) return undefined;
       allKnown = false;
     }
@@ -105,7 +117,7 @@ export function decodeFlatReading(payload: Uint8Array, deviceId: string, receive
         if (d === Ch.Quote) break;
         j++;
       }
-      value = b.slice(start, j);
+      value = own(bytes, b, start, j);
       valueBytes = j - start;
       i = j + 1;
     } else if (c === Ch.Minus || isDigit(c)) {

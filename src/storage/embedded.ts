@@ -138,8 +138,9 @@ async function untilAnswering(endpoint: string, s: Spawned): Promise<void> {
         if (exited()) throw new IngestError('STORE_UNAVAILABLE', `embedded DynamoDB-API server at ${endpoint} exited while starting`, { retriable: false });
         await client.send(new ListTablesCommand({ Limit: 1 }));
       },
-      // Any error but the server's exit means "not answering yet", until the budget is spent.
-      { backoff: START_BACKOFF, budgetMs: START_BUDGET_MS, isRetriable: () => !exited() },
+      // Any error but the server's exit means "not answering yet", until the budget is spent (an
+      // exit during a request is found by the next attempt, which names it).
+      { backoff: START_BACKOFF, budgetMs: START_BUDGET_MS, isRetriable: (err) => !(err instanceof IngestError && err.code === 'STORE_UNAVAILABLE') },
     );
   } catch (err) {
     if (err instanceof IngestError && err.code === 'RETRY_EXHAUSTED') {

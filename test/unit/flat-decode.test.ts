@@ -3,6 +3,8 @@
 // the name cache is hit and missed — the fast path returns undefined or exactly the general
 // decoder's reading (same values, -0 included, same key order), never a reading the general one
 // refuses. It also has to take the common payloads, or it would save nothing.
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { describe, expect, it } from 'vitest';
 import { decodeTelemetry, decodeTelemetryGeneral } from '../../src/ingest/decode.ts';
 import type { DecodeLimits } from '../../src/ingest/decode.ts';
@@ -148,5 +150,24 @@ describe('flat fast path of decoding', () => {
     // Both sides are exercised: a fast path that declined everything would pass the check above.
     expect(taken.fast).toBeGreaterThan(3_000);
     expect(taken.general).toBeGreaterThan(3_000);
+  });
+
+  it('keeps no copy of the payload alive through the strings of a reading', () => {
+    setFlagsFromString('--expose_gc');
+    const gc = runInNewContext('gc') as () => void;
+    const kept: unknown[] = [];
+    gc();
+    const before = process.memoryUsage().heapUsed;
+    // 2,000 queued readings, each from a 4,000-byte payload whose one value is a 20-character string
+    // and whose name is 13 characters: a string sliced from the payload's text would keep all of it.
+    for (let i = 0; i < 2_000; i++) {
+      const payload = Buffer.from(`{"firmware_name":"v2.4.1-b${String(i).padStart(12, '0')}"${' '.repeat(3_950)}}`);
+      kept.push(decodeFlatReading(payload, DEVICE, NOW, LIMITS));
+    }
+    gc();
+    const grownBytes = process.memoryUsage().heapUsed - before;
+    expect(kept.every((r) => r !== undefined)).toBe(true);
+    // The readings themselves take a few hundred bytes each; their payload texts would take 8 MB.
+    expect(grownBytes).toBeLessThan(2_000_000);
   });
 });

@@ -66,13 +66,20 @@ class ItemWriter {
     this.wide = false;
   }
 
-  /** Text known to be ASCII (fixed pieces, number texts, cached name prefixes). */
+  /** Text that is ASCII almost always (fixed pieces, number texts, name prefixes); the rest goes as UTF-8. */
   ascii(s: string): void {
     const n = s.length;
     if (this.at + n > this.buf.length) this.grow(n);
     const buf = this.buf;
     let at = this.at;
-    for (let i = 0; i < n; i++) buf[at++] = s.charCodeAt(i);
+    for (let i = 0; i < n; i++) {
+      const c = s.charCodeAt(i);
+      if (c > 0x7f) {
+        this.at = at;
+        return this.text(s.slice(i));
+      }
+      buf[at++] = c;
+    }
     this.at = at;
   }
 
