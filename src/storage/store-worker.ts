@@ -1,7 +1,7 @@
 // The worker-thread side of the threaded DynamoDB transport: it owns the signer and the keep-alive
-// sockets and posts one BatchWriteItem per request it is sent, so assembling the body, signing and
-// HTTP stay off the broker's event loop. Requests arrive as the items' wire JSON strings (no
-// structured clone of item objects); replies carry the outcome, or the error classified here (toWire).
+// sockets and posts each BatchWriteItem body it is sent, so signing and HTTP stay off the broker's
+// event loop. Requests arrive as one string (no structured clone of item objects); replies carry
+// the outcome, or the error classified here (toWire).
 import { parentPort, workerData } from 'node:worker_threads';
 import type { DynamoConnection } from './client.ts';
 import { toWire } from './errors.ts';
@@ -18,7 +18,7 @@ let ready: HttpTransport | undefined;
 void transport.then((t) => (ready = t), () => undefined);
 
 port.on('message', (request: StoreRequest) => {
-  (ready ? ready.send(request.items) : transport.then((t) => t.send(request.items))).then(
+  (ready ? ready.sendBody(request.body) : transport.then((t) => t.sendBody(request.body))).then(
     (outcome) => port.postMessage({ id: request.id, outcome } satisfies StoreReply),
     (err: unknown) => port.postMessage({ id: request.id, error: toWire(err) } satisfies StoreReply),
   );

@@ -1,8 +1,7 @@
 // The DynamoDB transport on a worker thread. On two cores signing and HTTP otherwise take a large
 // share of the broker's event loop; here they run beside it. The sink, its retries and all metrics
-// stay on the main thread: only the request's items (wire JSON strings) cross, and the outcome
-// (unprocessed keys) comes back. The body is assembled on the worker: the main thread, the busier
-// one, then only copies the 25 strings into the message instead of first joining them into one. Errors come back already classified (src/storage/errors.ts). If the worker dies,
+// stay on the main thread: only the request body (one string) crosses, and the outcome (unprocessed
+// keys) comes back. Errors come back already classified (src/storage/errors.ts). If the worker dies,
 // its requests fail as retriable network errors and the next request starts a new worker.
 // createThreadedTelemetryStore keeps the item-object TelemetryStore interface over it (tools, tests).
 import { Worker } from 'node:worker_threads';
@@ -14,11 +13,12 @@ import type { TelemetryItem } from './item.ts';
 import { readingKey } from '../ingest/reading.ts';
 import type { BatchWriteOutcome, TelemetryStore } from './telemetry-store.ts';
 import type { BatchOutcome, BatchTransport } from './dynamodb/transport.ts';
+import { batchWriteBody } from './dynamodb/wire.ts';
 
 export interface StoreRequest {
   readonly id: number;
-  /** The request's items in wire JSON (encodeItem); the worker wraps them into the BatchWriteItem body. */
-  readonly items: readonly string[];
+  /** A whole BatchWriteItem body. */
+  readonly body: string;
 }
 
 export type StoreReply = { readonly id: number; readonly outcome: BatchOutcome } | { readonly id: number; readonly error: WireError };
@@ -71,7 +71,7 @@ export function createThreadedTransport(connection: DynamoConnection, tableName:
       const w = worker;
       return new Promise<BatchOutcome>((resolve, reject) => {
         pending.set(id, { resolve, reject });
-        w.postMessage({ id, items } satisfies StoreRequest);
+        w.postMessage({ id, body: batchWriteBody(tableName, items) } satisfies StoreRequest);
       });
     },
     async terminateWorker() {

@@ -75,7 +75,7 @@ export async function createRequestSigner(conn: DynamoConnection, env: NodeJS.Pr
 }
 
 export interface HttpTransport extends BatchTransport {
-  /** Signs and posts a BatchWriteItem body built elsewhere (bench/embedded-ceiling.ts posts pre-built bodies). */
+  /** Signs and posts a BatchWriteItem body built elsewhere (the worker thread gets bodies, not items). */
   sendBody(body: string): Promise<BatchOutcome>;
 }
 
