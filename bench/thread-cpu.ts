@@ -1,0 +1,82 @@
+// `node --import tsx bench/thread-cpu.ts [--root DIR] [--seconds S]`: CPU per stored reading of
+// each thread of `iot-ingest serve`, read from /proc (utime + stime of every task) at the start and
+// end of a load window, with no profiler attached. bench/profile.ts says where the time goes, but
+// its sampling costs CPU itself and, on a shared machine, charges a descheduled thread's wait to the
+// function it was in (a socket write that wakes the peer shows as `writev`); these figures are
+// what each thread really spent, to compare revisions with `--root` (same generator and do-nothing
+// endpoint as the profile). Linux only; clock-tick resolution (10 ms), so use a few seconds of load.
+import { spawn } from 'node:child_process';
+import { readFileSync, readdirSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { REPO_ROOT, forkBench, stopAll } from './children.ts';
+import { waitForMessage } from './ipc.ts';
+import { BENCH_LIMIT_FLAGS } from './limit-flags.ts';
+import { metricSum } from './scenarios.ts';
+
+const { values } = parseArgs({ options: { root: { type: 'string' }, seconds: { type: 'string', default: '8' } } });
+const root = resolve(values.root ?? REPO_ROOT);
+const seconds = Number(values.seconds);
+const TICK_US = 10_000;
+/** The writer thread starts with the first request: the window opens after the generator's ramp. */
+const RAMP_MS = 1_500;
+
+/** CPU µs so far of every thread of `pid`, by "tid name". */
+function threadCpuUs(pid: number): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    let stat: string;
+    try {
+      stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+    } catch {
+      continue; // the thread ended meanwhile
+    }
+    const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+    const fields = stat.slice(stat.lastIndexOf(') ') + 2).split(' ');
+    out.set(`${tid} ${name}`, (Number(fields[11]) + Number(fields[12])) * TICK_US);
+  }
+  return out;
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+try {
+  const nullDynamo = forkBench('null-dynamo', './null-dynamo.ts', []);
+  const dynamoPort = (await waitForMessage(nullDynamo.proc, 'ready', 60_000, 'null-dynamo')).port;
+  const serve = spawn(process.execPath, [join(root, 'bin/iot-ingest.js'), 'serve', '--mqtt-host', '127.0.0.1', '--mqtt-port', '0', '--http-host', '127.0.0.1', '--http-port', '0', '--dynamodb-endpoint', `http://127.0.0.1:${dynamoPort}`, '--log-level', 'info', ...BENCH_LIMIT_FLAGS], {
+    cwd: root,
+    env: { ...process.env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const ports = await new Promise<{ mqttPort: number; httpPort: number }>((resolveReady, reject) => {
+    let buf = '';
+    const onLog = (c: Buffer): void => {
+      buf = (buf + c.toString()).slice(-20_000);
+      const line = buf.split('\n').find((l) => l.includes('"iot-ingest ready"'));
+      if (line) resolveReady(JSON.parse(line) as { mqttPort: number; httpPort: number });
+    };
+    serve.stdout.on('data', onLog);
+    serve.stderr.on('data', onLog);
+    serve.once('exit', () => reject(new Error('serve exited before ready')));
+  });
+  const pid = serve.pid as number;
+  const stored = async (): Promise<number> => metricSum(await (await fetch(`http://127.0.0.1:${ports.httpPort}/metrics`)).text(), 'iot_ingest_readings_stored_total') ?? 0;
+  const load = spawn(process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'bench/load.ts'), '--port', String(ports.mqttPort), '--seconds', String(seconds + 2 * RAMP_MS / 1000)], { cwd: REPO_ROOT, stdio: ['ignore', 'ignore', 'inherit'] });
+  const loadDone = new Promise((r) => load.once('exit', r));
+  await sleep(RAMP_MS);
+  const [storedBefore, cpuBefore] = [await stored(), threadCpuUs(pid)];
+  await sleep(seconds * 1000);
+  const [storedAfter, cpuAfter] = [await stored(), threadCpuUs(pid)];
+  await loadDone;
+  serve.kill('SIGTERM');
+  await new Promise((r) => serve.once('exit', r));
+  const readings = storedAfter - storedBefore;
+  // Thread ids grow in start order: the main thread is the process id, the writer thread the
+  // busiest one started after it; V8's and libuv's helpers make up the rest.
+  const rows = [...cpuAfter].map(([thread, us]) => ({ thread, perReading: (us - (cpuBefore.get(thread) ?? 0)) / Math.max(1, readings) })).filter((r) => r.perReading >= 0.05).sort((a, b) => b.perReading - a.perReading);
+  const total = rows.reduce((a, r) => a + r.perReading, 0);
+  process.stdout.write(`${root} · ${new Date().toISOString()} · ${readings} readings in ${seconds} s (${(readings / seconds / 1000).toFixed(1)} k/s) · load average ${readFileSync('/proc/loadavg', 'utf8').split(' ')[0]}\n`);
+  process.stdout.write(`µs CPU per reading by thread: ${rows.map((r) => `${r.thread}${r.thread.startsWith(`${pid} `) ? ' (main)' : ''}=${r.perReading.toFixed(2)}`).join('  ')}  · all ${total.toFixed(2)}\n`);
+} finally {
+  await stopAll();
+}
