@@ -8,7 +8,7 @@
 import type { Histogram } from 'prom-client';
 
 interface Series {
-  bucketValues: Record<number, number>;
+  bucketValues: Record<string, number>;
   sum: number;
   count: number;
 }
@@ -19,21 +19,29 @@ interface HistogramInternals {
   readonly labelNames?: readonly string[];
 }
 
+/** Each histogram's bucket bounds with the keys its series use for them (a number key is a string). */
+const boundKeys = new WeakMap<Histogram, { readonly bounds: readonly number[]; readonly keys: readonly string[] }>();
+
 /** Observes `value` on an unlabelled histogram. */
 export function observeFast(histogram: Histogram, value: number): void {
   const h = histogram as unknown as HistogramInternals;
   const series = h.hashMap?.[''];
-  const bounds = h.upperBounds;
-  if (series === undefined || bounds === undefined || h.labelNames?.length !== 0 || !Number.isFinite(value)) {
+  let buckets = boundKeys.get(histogram);
+  if (buckets === undefined && h.upperBounds !== undefined && h.labelNames?.length === 0) {
+    buckets = { bounds: h.upperBounds, keys: h.upperBounds.map(String) };
+    boundKeys.set(histogram, buckets);
+  }
+  if (series === undefined || buckets === undefined || !Number.isFinite(value)) {
     histogram.observe(value);
     return;
   }
   series.sum += value;
   series.count += 1;
+  const { bounds, keys } = buckets;
   for (let i = 0; i < bounds.length; i++) {
-    const bound = bounds[i] as number;
-    if (value <= bound) {
-      series.bucketValues[bound] = (series.bucketValues[bound] as number) + 1;
+    if (value <= (bounds[i] as number)) {
+      const key = keys[i] as string;
+      series.bucketValues[key] = (series.bucketValues[key] as number) + 1;
       return;
     }
   }

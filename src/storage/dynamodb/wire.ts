@@ -24,16 +24,17 @@ export function encodeItem(reading: Reading, retentionDays: number | undefined):
   const attributes = reading.attributes;
   for (const name in attributes) {
     const value = attributes[name] as AttributeValue;
-    w.ascii(memberPrefix(name));
+    const prefix = memberPrefix(name);
     if (typeof value === 'number') {
-      w.ascii('{"N":"');
+      w.ascii(prefix.number);
       w.ascii(numberText(value, name));
       w.ascii('"},');
     } else if (typeof value === 'string') {
-      w.ascii('{"S":');
+      w.ascii(prefix.string);
       w.jsonString(value);
       w.ascii('},');
     } else {
+      w.ascii(prefix.name);
       w.text(encodeValue(value, name));
       w.ascii(',');
     }
@@ -121,15 +122,23 @@ class ItemWriter {
 
 const writer = new ItemWriter();
 
-/** `"name":` of the attribute names seen lately (devices repeat them), bounded. */
-const prefixes = new Map<string, string>();
+/** Prefixes of the attribute names seen lately (devices repeat them), bounded. */
+const prefixes = new Map<string, MemberPrefix>();
 const MAX_PREFIXES = 4096;
 
-function memberPrefix(name: string): string {
+/** `"name":`, and with the opening of a number's or a string's attribute value after it. */
+interface MemberPrefix {
+  readonly name: string;
+  readonly number: string;
+  readonly string: string;
+}
+
+function memberPrefix(name: string): MemberPrefix {
   let prefix = prefixes.get(name);
   if (prefix === undefined) {
     if (prefixes.size >= MAX_PREFIXES) prefixes.clear();
-    prefix = JSON.stringify(name) + ':';
+    const quoted = JSON.stringify(name) + ':';
+    prefix = { name: quoted, number: quoted + '{"N":"', string: quoted + '{"S":' };
     prefixes.set(name, prefix);
   }
   return prefix;
