@@ -16,7 +16,7 @@ import { parseArgs } from 'node:util';
 import { REPO_ROOT, forkBench, stopAll } from './children.ts';
 import { waitForMessage } from './ipc.ts';
 import { metricSum } from './scenarios.ts';
-import { BENCH_LIMIT_FLAGS } from './limit-flags.ts';
+import { startServe } from './serve-process.ts';
 
 const { values } = parseArgs({ options: { alloc: { type: 'boolean', default: false }, embedded: { type: 'boolean', default: false }, root: { type: 'string' }, seconds: { type: 'string', default: '10' }, out: { type: 'string', default: join(REPO_ROOT, 'bench/results/profile') } } });
 const root = resolve(values.root ?? REPO_ROOT);
@@ -128,23 +128,7 @@ try {
   const store = nullDynamo ? ['--dynamodb-endpoint', `http://127.0.0.1:${dynamoPort}`] : ['--data-dir', join(out, 'data')];
   const allocFile = join(out, 'alloc.heapprofile');
   const profiler = values.alloc ? ['--import', join(REPO_ROOT, 'bench/alloc-sampler.mjs')] : ['--cpu-prof', `--cpu-prof-dir=${out}`];
-  const serve = spawn(process.execPath, [...profiler, join(root, 'bin/iot-ingest.js'), 'serve', '--mqtt-host', '127.0.0.1', '--mqtt-port', '0', '--http-host', '127.0.0.1', '--http-port', '0', ...store, '--log-level', 'info', ...BENCH_LIMIT_FLAGS], {
-    cwd: root,
-    env: { ...process.env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true', IOT_INGEST_ALLOC_PROFILE: allocFile },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const ports = await new Promise<{ mqttPort: number; httpPort: number }>((resolveReady, reject) => {
-    let buf = '';
-    // Logs go to stdout or stderr depending on the revision: watch both, keep only a tail.
-    const onLog = (c: Buffer): void => {
-      buf = (buf + c.toString()).slice(-20_000);
-      const line = buf.split('\n').find((l) => l.includes('"iot-ingest ready"'));
-      if (line) resolveReady(JSON.parse(line) as { mqttPort: number; httpPort: number });
-    };
-    serve.stdout.on('data', onLog);
-    serve.stderr.on('data', onLog);
-    serve.once('exit', () => reject(new Error('serve exited before ready')));
-  });
+  const { serve, ...ports } = await startServe(root, profiler, store, { IOT_INGEST_ALLOC_PROFILE: allocFile });
   const seconds = Number(values.seconds);
   const storedAt = async (): Promise<{ stored: number; requests: number }> => {
     const text = await (await fetch(`http://127.0.0.1:${ports.httpPort}/metrics`)).text();

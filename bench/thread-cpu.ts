@@ -11,7 +11,7 @@ import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { REPO_ROOT, forkBench, stopAll } from './children.ts';
 import { waitForMessage } from './ipc.ts';
-import { BENCH_LIMIT_FLAGS } from './limit-flags.ts';
+import { startServe } from './serve-process.ts';
 import { metricSum } from './scenarios.ts';
 
 const { values } = parseArgs({ options: { root: { type: 'string' }, seconds: { type: 'string', default: '8' } } });
@@ -43,22 +43,7 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 try {
   const nullDynamo = forkBench('null-dynamo', './null-dynamo.ts', []);
   const dynamoPort = (await waitForMessage(nullDynamo.proc, 'ready', 60_000, 'null-dynamo')).port;
-  const serve = spawn(process.execPath, [join(root, 'bin/iot-ingest.js'), 'serve', '--mqtt-host', '127.0.0.1', '--mqtt-port', '0', '--http-host', '127.0.0.1', '--http-port', '0', '--dynamodb-endpoint', `http://127.0.0.1:${dynamoPort}`, '--log-level', 'info', ...BENCH_LIMIT_FLAGS], {
-    cwd: root,
-    env: { ...process.env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const ports = await new Promise<{ mqttPort: number; httpPort: number }>((resolveReady, reject) => {
-    let buf = '';
-    const onLog = (c: Buffer): void => {
-      buf = (buf + c.toString()).slice(-20_000);
-      const line = buf.split('\n').find((l) => l.includes('"iot-ingest ready"'));
-      if (line) resolveReady(JSON.parse(line) as { mqttPort: number; httpPort: number });
-    };
-    serve.stdout.on('data', onLog);
-    serve.stderr.on('data', onLog);
-    serve.once('exit', () => reject(new Error('serve exited before ready')));
-  });
+  const { serve, ...ports } = await startServe(root, [], ['--dynamodb-endpoint', `http://127.0.0.1:${dynamoPort}`]);
   const pid = serve.pid as number;
   const stored = async (): Promise<number> => metricSum(await (await fetch(`http://127.0.0.1:${ports.httpPort}/metrics`)).text(), 'iot_ingest_readings_stored_total') ?? 0;
   const load = spawn(process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'bench/load.ts'), '--port', String(ports.mqttPort), '--seconds', String(seconds + 2 * RAMP_MS / 1000)], { cwd: REPO_ROOT, stdio: ['ignore', 'ignore', 'inherit'] });
