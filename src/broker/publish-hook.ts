@@ -113,7 +113,12 @@ export function createPublishHook(deps: PublishHookDeps): AuthorizePublish {
     metrics.messagesReceivedTotal.inc({ result: 'forbidden' });
     deps.onDenied?.(client, packet.topic, decision.reason);
     deps.markDisconnectReason(client, 'forbidden');
-    callback(new IngestError('TOPIC_FORBIDDEN', `publishing to "${packet.topic}" is not allowed for this client (${decision.reason}); a device publishes to devices/{its id}/telemetry`));
+    const refusal = new IngestError('TOPIC_FORBIDDEN', `publishing to "${packet.topic}" is not allowed for this client (${decision.reason}); a device publishes to devices/{its id}/telemetry`);
+    // The connection closes: PUBACKs already due on it leave first (see releaseSettled).
+    if (settledReleases.length > 0 && !releasing) {
+      releaseSettled();
+      process.nextTick(callback, refusal);
+    } else callback(refusal);
     return undefined;
   }
 
