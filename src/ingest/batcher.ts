@@ -12,7 +12,7 @@ import { AdmissionGate } from './admission.ts';
 import { AimdLimit, registerConcurrencyMetrics } from './concurrency.ts';
 import type { Reading } from './reading.ts';
 import type { ReadingSink, WriteResult } from './sink.ts';
-import { Ticket } from './tickets.ts';
+import { Ticket, promisedOutcome } from './tickets.ts';
 import type { MessageOrigin, StoreOutcome, TicketListener } from './tickets.ts';
 
 export type { MessageOrigin, StoreOutcome, TicketListener } from './tickets.ts';
@@ -43,10 +43,6 @@ interface Entry {
   readonly enqueuedAt: number;
 }
 
-const EMPTY: Submission = { stored: Promise.resolve({ stored: 0, rejected: 0 }) };
-/** What enqueue returns for a message whose sender listens itself (never read). */
-const LISTENED: Submission = EMPTY;
-
 export class Batcher {
   private queue: Entry[] = [];
   private head = 0;
@@ -73,12 +69,12 @@ export class Batcher {
 
   /**
    * Queues the readings of one message. Resolves once they are in the queue (after waiting for
-   * space if need be); the returned `stored` promise settles when the sink has them.
+   * space if need be); the returned `stored` promise settles when the sink has them. The promise
+   * form of `submitWhenRoom`.
    */
   submit(readings: Reading[], origin?: MessageOrigin): Promise<Submission> {
-    const now = this.trySubmit(readings, origin);
-    if (now !== undefined) return Promise.resolve(now);
-    return this.waitForRoom(readings).then(() => this.enqueue(readings, origin, undefined));
+    const { listener, stored } = promisedOutcome();
+    return this.submitWhenRoom(readings, origin, listener).then(() => ({ stored }));
   }
 
   /**
@@ -114,19 +110,6 @@ export class Batcher {
     return this.gate.enter(readings.length, bytes);
   }
 
-  /**
-   * `submit` without the promise when the readings fit at once (the common case: no hop through
-   * the microtask queue per message). Undefined when the message must wait for space, or the
-   * batcher is closed: then `submit` waits or refuses it.
-   */
-  trySubmit(readings: Reading[], origin?: MessageOrigin): Submission | undefined {
-    if (this.closed) return undefined;
-    if (readings.length === 0) return EMPTY;
-    let bytes = 0;
-    for (const r of readings) bytes += r.sizeBytes;
-    return this.gate.tryEnter(readings.length, bytes) ? this.enqueue(readings, origin, undefined) : undefined;
-  }
-
   /** Point-in-time figures for the gauges, read at scrape time. */
   stats(now = Date.now()): { queuedReadings: number; outstandingReadings: number; outstandingBytes: number; oldestAgeMs: number; inflight: number; waiting: number; concurrencyLimit: number } {
     let oldest = this.queue[this.head]?.enqueuedAt ?? Infinity;
@@ -152,13 +135,12 @@ export class Batcher {
     await this.sink.forceFlush();
   }
 
-  private enqueue(readings: Reading[], origin: MessageOrigin | undefined, listener: TicketListener | undefined): Submission {
+  private enqueue(readings: Reading[], origin: MessageOrigin | undefined, listener: TicketListener): void {
     const ticket = new Ticket(origin, readings.length, listener);
     const now = Date.now();
     for (const reading of readings) this.queue.push({ reading, ticket, enqueuedAt: now });
     this.metrics.readingsReceivedTotal.inc(readings.length);
     this.pump();
-    return ticket.promise === undefined ? LISTENED : { stored: ticket.promise };
   }
 
   private pump(): void {

@@ -1,7 +1,7 @@
 // The ticket book: one ticket per admitted message, counting its readings down as the sink reports
 // each one stored, rejected (after the rejected-reading handler finished) or failed. The message's
-// `stored` promise settles when its last reading is accounted for: resolved with the counts, or
-// rejected with the first failure (the device then gets no PUBACK and resends).
+// listener hears once, when its last reading is accounted for: the counts, or the first failure
+// (the device then gets no PUBACK and resends). promisedOutcome turns that into a promise.
 import { IngestError } from '../errors.ts';
 
 /** Where a message came from; handed back with readings the store rejects (for the dead-letter). */
@@ -25,30 +25,25 @@ export interface TicketListener {
   settled(failure: Error | undefined, outcome: StoreOutcome): void;
 }
 
+/** A listener that settles a promise: for callers that want the outcome as a promise. */
+export function promisedOutcome(): { readonly listener: TicketListener; readonly stored: Promise<StoreOutcome> } {
+  let listener!: TicketListener;
+  const stored = new Promise<StoreOutcome>((resolve, reject) => {
+    listener = { settled: (failure, outcome) => (failure === undefined ? resolve(outcome) : reject(failure)) };
+  });
+  return { listener, stored };
+}
+
 export class Ticket {
   stored = 0;
   rejected = 0;
   private failure: Error | undefined;
-  private readonly listener: TicketListener;
-  /** Set when no listener was given: the message's `stored` promise. */
-  readonly promise: Promise<StoreOutcome> | undefined;
 
   constructor(
     readonly origin: MessageOrigin | undefined,
     private remaining: number,
-    listener?: TicketListener,
-  ) {
-    if (listener !== undefined) {
-      this.listener = listener;
-      this.promise = undefined;
-      return;
-    }
-    let listen!: TicketListener;
-    this.promise = new Promise<StoreOutcome>((resolve, reject) => {
-      listen = { settled: (failure, outcome) => (failure === undefined ? resolve(outcome) : reject(failure)) };
-    });
-    this.listener = listen;
-  }
+    private readonly listener: TicketListener,
+  ) {}
 
   markStored(): void {
     this.stored++;
