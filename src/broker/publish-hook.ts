@@ -66,43 +66,55 @@ export function createPublishHook(deps: PublishHookDeps): AuthorizePublish {
     queueMicrotask(flushCounts);
   };
 
-  // Messages the store has settled are released together once per turn of the event loop
-  // (setImmediate), in the order they settled: every batch the store answered in that turn, so that
-  // a connection with several messages in several batches gets one socket write for all its
-  // PUBACKs, not one per batch. A release that closes a connection (a store failure here, or any
-  // refusal elsewhere) first lets out every PUBACK already due, so none is lost with the connection.
-  let settledReleases: PendingPublish[] = [];
+  // Messages the store has stored are released together once per turn of the event loop
+  // (setImmediate): every batch the store answered in that turn, so that a connection with several
+  // messages in several batches gets one socket write for all its PUBACKs, not one per batch.
+  // Anything that closes a connection (a store failure, a refusal) runs after the PUBACKs already
+  // due: mqtt-packet writes them on the next tick (cork/uncork), so closing waits a tick after them.
+  let storedReleases: PendingPublish[] = [];
+  let closing: (() => void)[] = [];
   let releaseScheduled = false;
   let releasing = false;
-  const releaseSettled = (): void => {
+  const releaseDue = (): void => {
     releaseScheduled = false;
     releasing = true;
-    let failures: PendingPublish[] | undefined;
     try {
-      while (settledReleases.length > 0) {
-        const list = settledReleases;
-        settledReleases = [];
-        for (const pending of list) {
-          if (pending.settledWith === null) pending.releaseNow(null);
-          else (failures ??= []).push(pending);
-        }
+      while (storedReleases.length > 0) {
+        const list = storedReleases;
+        storedReleases = [];
+        for (const pending of list) pending.releaseNow(null);
       }
     } finally {
       releasing = false;
     }
-    // mqtt-packet writes the PUBACKs on the next tick (cork/uncork); a failure closes its
-    // connection, so it goes after them.
-    if (failures !== undefined) process.nextTick(releaseFailures, failures);
-  };
-  const releaseFailures = (failures: PendingPublish[]): void => {
-    for (const pending of failures) pending.releaseNow(pending.settledWith);
-  };
-  const queueRelease = (pending: PendingPublish): void => {
-    settledReleases.push(pending);
-    if (!releaseScheduled) {
-      releaseScheduled = true;
-      setImmediate(releaseSettled);
+    if (closing.length > 0) {
+      const actions = closing;
+      closing = [];
+      process.nextTick(runAll, actions);
     }
+  };
+  const runAll = (actions: (() => void)[]): void => {
+    for (const action of actions) action();
+  };
+  const scheduleRelease = (): void => {
+    if (releaseScheduled) return;
+    releaseScheduled = true;
+    setImmediate(releaseDue);
+  };
+  /** At the end of this turn, in order with the PUBACKs the store confirmed before it. */
+  const queueStored = (pending: PendingPublish): void => {
+    storedReleases.push(pending);
+    scheduleRelease();
+  };
+  const queueClose = (action: () => void): void => {
+    closing.push(action);
+    scheduleRelease();
+  };
+  /** Now, unless PUBACKs are due: then right after they are written. */
+  const closeAfterDueAcks = (action: () => void): void => {
+    if (!releasing && storedReleases.length === 0) return action();
+    closing.push(action);
+    if (!releasing) releaseDue();
   };
 
   /** The identity's right to this topic; undefined (and the callback answered) when refused. */
@@ -114,11 +126,7 @@ export function createPublishHook(deps: PublishHookDeps): AuthorizePublish {
     deps.onDenied?.(client, packet.topic, decision.reason);
     deps.markDisconnectReason(client, 'forbidden');
     const refusal = new IngestError('TOPIC_FORBIDDEN', `publishing to "${packet.topic}" is not allowed for this client (${decision.reason}); a device publishes to devices/{its id}/telemetry`);
-    // The connection closes: PUBACKs already due on it leave first (see releaseSettled).
-    if (settledReleases.length > 0 && !releasing) {
-      releaseSettled();
-      process.nextTick(callback, refusal);
-    } else callback(refusal);
+    closeAfterDueAcks(() => callback(refusal));
     return undefined;
   }
 
@@ -131,8 +139,6 @@ export function createPublishHook(deps: PublishHookDeps): AuthorizePublish {
     readonly clientId: string;
     readonly qos: number;
     private readonly holdUntilStored: boolean;
-    /** What the store said, for a release queued until the end of this turn. */
-    settledWith: Error | null = null;
 
     constructor(
       private readonly client: Client,
@@ -152,14 +158,8 @@ export function createPublishHook(deps: PublishHookDeps): AuthorizePublish {
 
     /** Releases the PUBACK (or closes the connection with `err`), with the held-publish accounting. */
     release(err: Error | null): void {
-      if (err !== null && (releasing || settledReleases.length > 0)) {
-        // PUBACKs already due leave first, then this one closes the connection.
-        this.settledWith = err;
-        settledReleases.push(this);
-        if (!releasing) releaseSettled();
-        return;
-      }
-      this.releaseNow(err);
+      if (err === null) this.releaseNow(null);
+      else closeAfterDueAcks(() => this.releaseNow(err));
     }
 
     releaseNow(err: Error | null): void {
@@ -200,15 +200,14 @@ export function createPublishHook(deps: PublishHookDeps): AuthorizePublish {
       if (failure === undefined) {
         storedMessages++;
         queueFlush();
-        if (this.holdUntilStored) queueRelease(this);
+        if (this.holdUntilStored) queueStored(this);
         return;
       }
       metrics.messagesReceivedTotal.inc({ result: 'failed' });
       // No PUBACK: closing the connection makes the device resend after reconnecting.
       if (this.holdUntilStored) {
         deps.markDisconnectReason(this.client, 'store_failed');
-        this.settledWith = failure;
-        queueRelease(this);
+        queueClose(() => this.releaseNow(failure));
       }
     }
 
