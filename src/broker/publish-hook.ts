@@ -66,7 +66,7 @@ export function createPublishHook(deps: PublishHookDeps): AuthorizePublish {
     queueMicrotask(flushCounts);
   };
 
-  // Messages the store has stored are released together once per turn of the event loop
+  // Messages the store confirmed are released together once per turn of the event loop
   // (setImmediate): every batch the store answered in that turn, so that a connection with several
   // messages in several batches gets one socket write for all its PUBACKs, not one per batch.
   // Anything that closes a connection (a store failure, a refusal) runs after the PUBACKs already

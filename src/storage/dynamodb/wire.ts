@@ -1,6 +1,6 @@
 // Encodes a reading straight into DynamoDB's wire JSON (the AttributeValue form BatchWriteItem
-// carries), once, with no intermediate item object and no SDK marshalling: string concatenation of
-// JSON.stringify'd strings and canonical number texts. test/unit/wire.test.ts proves it equal to
+// carries), once, with no intermediate item object and no SDK marshalling: JSON string literals and
+// canonical number texts written into one reused byte buffer. test/wire.test.ts proves it equal to
 // the SDK's `marshall` over generated readings. Values the store cannot keep exactly are refused
 // by decoding first (src/ingest/decode.ts); what still cannot be encoded throws WireEncodeError,
 // which concerns that one reading only.
@@ -23,21 +23,9 @@ export function encodeItem(reading: Reading, retentionDays: number | undefined):
   w.ascii('{');
   const attributes = reading.attributes;
   for (const name in attributes) {
-    const value = attributes[name] as AttributeValue;
-    const prefix = memberPrefix(name);
-    if (typeof value === 'number') {
-      w.ascii(prefix.number);
-      w.ascii(numberText(value, name));
-      w.ascii('"},');
-    } else if (typeof value === 'string') {
-      w.ascii(prefix.string);
-      w.jsonString(value);
-      w.ascii('},');
-    } else {
-      w.ascii(prefix.name);
-      w.text(encodeValue(value, name));
-      w.ascii(',');
-    }
+    w.ascii(memberPrefix(name));
+    writeValue(w, attributes[name] as AttributeValue, name);
+    w.ascii(',');
   }
   w.ascii('"deviceId":{"S":');
   w.jsonString(reading.deviceId);
@@ -122,50 +110,53 @@ class ItemWriter {
 
 const writer = new ItemWriter();
 
-/** Prefixes of the attribute names seen lately (devices repeat them), bounded. */
-const prefixes = new Map<string, MemberPrefix>();
+/** `"name":` of the attribute names seen lately (devices repeat them), bounded. */
+const prefixes = new Map<string, string>();
 const MAX_PREFIXES = 4096;
 
-/** `"name":`, and with the opening of a number's or a string's attribute value after it. */
-interface MemberPrefix {
-  readonly name: string;
-  readonly number: string;
-  readonly string: string;
-}
-
-function memberPrefix(name: string): MemberPrefix {
+function memberPrefix(name: string): string {
   let prefix = prefixes.get(name);
   if (prefix === undefined) {
     if (prefixes.size >= MAX_PREFIXES) prefixes.clear();
-    const quoted = JSON.stringify(name) + ':';
-    prefix = { name: quoted, number: quoted + '{"N":"', string: quoted + '{"S":' };
+    prefix = JSON.stringify(name) + ':';
     prefixes.set(name, prefix);
   }
   return prefix;
 }
 
-export function encodeValue(value: AttributeValue, path: string): string {
+/** One attribute value in DynamoDB's AttributeValue form, nested maps and lists included. */
+function writeValue(w: ItemWriter, value: AttributeValue, path: string): void {
   switch (typeof value) {
     case 'string':
-      return '{"S":' + JSON.stringify(value) + '}';
+      w.ascii('{"S":');
+      w.jsonString(value);
+      return w.ascii('}');
     case 'number':
-      return '{"N":"' + numberText(value, path) + '"}';
+      w.ascii('{"N":"');
+      w.ascii(numberText(value, path));
+      return w.ascii('"}');
     case 'boolean':
-      return value ? '{"BOOL":true}' : '{"BOOL":false}';
+      return w.ascii(value ? '{"BOOL":true}' : '{"BOOL":false}');
     case 'object': {
-      if (value === null) return '{"NULL":true}';
+      if (value === null) return w.ascii('{"NULL":true}');
       if (Array.isArray(value)) {
-        let out = '{"L":[';
-        for (let i = 0; i < value.length; i++) out += (i === 0 ? '' : ',') + encodeValue(value[i] as AttributeValue, path);
-        return out + ']}';
+        w.ascii('{"L":[');
+        for (let i = 0; i < value.length; i++) {
+          if (i > 0) w.ascii(',');
+          writeValue(w, value[i] as AttributeValue, path);
+        }
+        return w.ascii(']}');
       }
-      let out = '{"M":{';
+      w.ascii('{"M":{');
       let first = true;
       for (const k in value) {
-        out += (first ? '' : ',') + JSON.stringify(k) + ':' + encodeValue(value[k] as AttributeValue, path);
+        if (!first) w.ascii(',');
+        w.jsonString(k);
+        w.ascii(':');
+        writeValue(w, value[k] as AttributeValue, path);
         first = false;
       }
-      return out + '}}';
+      return w.ascii('}}');
     }
     default:
       throw new WireEncodeError(`${path}: ${typeof value} cannot be stored`);
