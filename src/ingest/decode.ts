@@ -6,7 +6,7 @@ import { firstInexactNumber } from './exact-numbers.ts';
 import { jsonSyntaxProblem } from './json-syntax.ts';
 import { decodeFlatReading } from './flat-decode.ts';
 import type { AttributeValue, InvalidReason, Reading } from './reading.ts';
-import { Invalid, PROTO, RESERVED_ATTRIBUTES, SERVER_ATTRIBUTES_BYTES, decodeTs } from './reading-rules.ts';
+import { FLAG_BYTES, Invalid, NUMBER_BYTES, PROTO, RESERVED_ATTRIBUTES, SERVER_ATTRIBUTES_BYTES, decodeTs } from './reading-rules.ts';
 
 export { RESERVED_ATTRIBUTES } from './reading-rules.ts';
 
@@ -153,16 +153,16 @@ function valueSize(value: unknown, path: string, depth: number, maxDepth: number
     case 'string':
       return Buffer.byteLength(value);
     case 'boolean':
-      return 1;
+      return FLAG_BYTES;
     case 'number': {
       const abs = Math.abs(value);
       if (abs !== 0 && (abs > MAX_NUMBER || abs < MIN_NUMBER)) {
         throw new Invalid('invalid_value', `${path}: number ${value} is outside DynamoDB's range (1e-130 .. 1e126)`);
       }
-      return 21;
+      return NUMBER_BYTES;
     }
     case 'object': {
-      if (value === null) return 1;
+      if (value === null) return FLAG_BYTES;
       if (depth + 1 > maxDepth) throw new Invalid('too_deep', `${path}: nested deeper than ${maxDepth} levels`);
       let size = 3;
       if (Array.isArray(value)) {

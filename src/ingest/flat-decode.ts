@@ -10,7 +10,7 @@
 // decoder's reading over generated payloads.
 import type { DecodeLimits } from './decode.ts';
 import type { AttributeValue, Reading } from './reading.ts';
-import { Invalid, PROTO, RESERVED_ATTRIBUTES, SERVER_ATTRIBUTES_BYTES, decodeTs } from './reading-rules.ts';
+import { FLAG_BYTES, Invalid, NUMBER_BYTES, PROTO, RESERVED_ATTRIBUTES, SERVER_ATTRIBUTES_BYTES, decodeTs } from './reading-rules.ts';
 
 /** Larger payloads take the general path (their cost is not in the per-message overhead). */
 const MAX_FAST_PAYLOAD_BYTES = 4096;
@@ -124,18 +124,18 @@ export function decodeFlatReading(payload: Uint8Array, deviceId: string, receive
       i = scanNumber(b, i, n);
       if (i < 0) return undefined;
       value = numberValue;
-      valueBytes = 21;
+      valueBytes = NUMBER_BYTES;
     } else if (c === 0x74 && b.charCodeAt(i + 1) === 0x72 && b.charCodeAt(i + 2) === 0x75 && b.charCodeAt(i + 3) === 0x65) {
       value = true;
-      valueBytes = 1;
+      valueBytes = FLAG_BYTES;
       i += 4;
     } else if (c === 0x66 && b.charCodeAt(i + 1) === 0x61 && b.charCodeAt(i + 2) === 0x6c && b.charCodeAt(i + 3) === 0x73 && b.charCodeAt(i + 4) === 0x65) {
       value = false;
-      valueBytes = 1;
+      valueBytes = FLAG_BYTES;
       i += 5;
     } else if (c === 0x6e && b.charCodeAt(i + 1) === 0x75 && b.charCodeAt(i + 2) === 0x6c && b.charCodeAt(i + 3) === 0x6c) {
       value = null;
-      valueBytes = 1;
+      valueBytes = FLAG_BYTES;
       i += 4;
     } else {
       return undefined; // objects, arrays, anything else

@@ -8,6 +8,9 @@ export const RESERVED_ATTRIBUTES: ReadonlySet<string> = new Set(['deviceId', 'ts
 export const PROTO = '__proto__';
 /** Bytes of the server's own attributes (deviceId excluded) in an item: ts, receivedAt, expiresAt. */
 export const SERVER_ATTRIBUTES_BYTES = 60;
+/** Bytes a number takes in an item (DynamoDB: up to 21), and a boolean or null. */
+export const NUMBER_BYTES = 21;
+export const FLAG_BYTES = 1;
 const ISO_8601 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}:?\d{2})$/;
 /** Timestamps before 2000-01-01 are taken for a unit mistake (epoch seconds) rather than stored. */
 const MIN_TS_MS = 946_684_800_000;
