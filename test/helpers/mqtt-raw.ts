@@ -2,17 +2,10 @@
 // on purpose) and a socket that records what the broker answers and when it closes.
 import { connect } from 'node:net';
 import type { Socket } from 'node:net';
+import { encodeRemainingLength } from '../../bench/mqtt-wire.ts';
 
-export function remainingLength(n: number): Buffer {
-  const bytes: number[] = [];
-  do {
-    let b = n % 128;
-    n = Math.floor(n / 128);
-    if (n > 0) b |= 0x80;
-    bytes.push(b);
-  } while (n > 0);
-  return Buffer.from(bytes);
-}
+/** MQTT's variable-length "remaining length": the bench generator's encoder. */
+export const remainingLength = encodeRemainingLength;
 
 /** A length-prefixed UTF-8 string field. */
 export function str(s: string | Buffer): Buffer {
