@@ -3,27 +3,24 @@
 // to its ceiling. Nothing acknowledged is lost meanwhile.
 import { connectAsync } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startDynalite, waitFor } from './helpers/dynamo-servers.ts';
-import type { DynamoServer } from './helpers/dynamo-servers.ts';
-import { startFaultProxy } from './helpers/fault-proxy.ts';
+import { waitFor } from './helpers/dynamo-servers.ts';
 import type { FaultProxy } from './helpers/fault-proxy.ts';
-import { metricValue, scanAll, scrape, startTestService } from './helpers/service.ts';
+import { startFaultedService } from './helpers/faulted-service.ts';
+import type { FaultedService } from './helpers/faulted-service.ts';
+import { metricValue, scanAll, scrape } from './helpers/service.ts';
 import type { TestService } from './helpers/service.ts';
 
 describe('adaptive write concurrency (AIMD)', () => {
-  let dynamo: DynamoServer;
+  let env: FaultedService | undefined;
   let proxy: FaultProxy;
   let svc: TestService;
 
   beforeAll(async () => {
-    dynamo = await startDynalite();
-    proxy = await startFaultProxy(dynamo.endpoint);
-    svc = await startTestService(proxy.endpoint, { writeConcurrency: 8, writeConcurrencyMin: 1, batchSize: 5, lingerMs: 2 });
+    env = await startFaultedService({ writeConcurrency: 8, writeConcurrencyMin: 1, batchSize: 5, lingerMs: 2 });
+    ({ proxy, svc } = env);
   });
   afterAll(async () => {
-    await svc?.stop();
-    await proxy?.stop();
-    await dynamo?.stop();
+    await env?.stop();
   });
 
   it('falls while DynamoDB throttles and recovers when it stops', async () => {
@@ -64,19 +61,16 @@ describe('adaptive write concurrency (AIMD)', () => {
 });
 
 describe('adaptive write concurrency on rising latency', () => {
-  let dynamo: DynamoServer;
+  let env: FaultedService | undefined;
   let proxy: FaultProxy;
   let svc: TestService;
 
   beforeAll(async () => {
-    dynamo = await startDynalite();
-    proxy = await startFaultProxy(dynamo.endpoint);
-    svc = await startTestService(proxy.endpoint, { writeConcurrency: 8, writeConcurrencyMin: 1, batchSize: 5, lingerMs: 2, slowWriteMs: 400 });
+    env = await startFaultedService({ writeConcurrency: 8, writeConcurrencyMin: 1, batchSize: 5, lingerMs: 2, slowWriteMs: 400 });
+    ({ proxy, svc } = env);
   });
   afterAll(async () => {
-    await svc?.stop();
-    await proxy?.stop();
-    await dynamo?.stop();
+    await env?.stop();
   });
 
   it('falls while writes are slower than --slow-write-ms and recovers when they are fast again', async () => {

@@ -4,11 +4,11 @@
 import { connectAsync } from 'mqtt';
 import type { MqttClient } from 'mqtt';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { startDynalite, waitFor } from './helpers/dynamo-servers.ts';
-import type { DynamoServer } from './helpers/dynamo-servers.ts';
-import { startFaultProxy } from './helpers/fault-proxy.ts';
+import { waitFor } from './helpers/dynamo-servers.ts';
 import type { FaultProxy } from './helpers/fault-proxy.ts';
-import { metricValue, scanAll, scrape, startTestService } from './helpers/service.ts';
+import { startFaultedService } from './helpers/faulted-service.ts';
+import type { FaultedService } from './helpers/faulted-service.ts';
+import { metricValue, scanAll, scrape } from './helpers/service.ts';
 import type { TestService } from './helpers/service.ts';
 
 interface Acked {
@@ -54,23 +54,20 @@ async function expectAllStored(svc: TestService, acked: Acked[], prefix: string)
 }
 
 describe('fault injection', () => {
-  let dynamo: DynamoServer;
+  let env: FaultedService | undefined;
   let proxy: FaultProxy;
   let svc: TestService;
 
   beforeAll(async () => {
-    dynamo = await startDynalite();
-    proxy = await startFaultProxy(dynamo.endpoint);
-    svc = await startTestService(proxy.endpoint, { writeTimeoutMs: 60_000, requestTimeoutMs: 2_000 });
+    env = await startFaultedService({ writeTimeoutMs: 60_000, requestTimeoutMs: 2_000 });
+    ({ proxy, svc } = env);
   });
   afterEach(() => {
     proxy.setFaults({});
     proxy.resetStats();
   });
   afterAll(async () => {
-    await svc?.stop();
-    await proxy?.stop();
-    await dynamo?.stop();
+    await env?.stop();
   });
 
   it('resends UnprocessedItems, retries throttling and 500s, and stores every acknowledged reading', async () => {

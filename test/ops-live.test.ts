@@ -16,15 +16,15 @@ import type { MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEAD_LETTER_REASONS, INVALID_REASONS } from '../src/ingest/reading.ts';
 import { mulberry32 } from '../simulator/prng.ts';
-import { startDynalite, waitFor } from './helpers/dynamo-servers.ts';
-import type { DynamoServer } from './helpers/dynamo-servers.ts';
-import { startFaultProxy } from './helpers/fault-proxy.ts';
+import { waitFor } from './helpers/dynamo-servers.ts';
 import type { FaultProxy } from './helpers/fault-proxy.ts';
+import { startFaultedService } from './helpers/faulted-service.ts';
+import type { FaultedService } from './helpers/faulted-service.ts';
 import { filterExposition, hasPrometheus, labelUsages, parseExposition, promtoolCheckMetrics, startPrometheus } from './helpers/prometheus.ts';
 import type { Exposition, PrometheusServer, VectorSample } from './helpers/prometheus.ts';
 import { REPO_ROOT, collectExpressions, extractMetricNames } from './helpers/promql.ts';
 import type { CollectedExpression } from './helpers/promql.ts';
-import { scrape, startTestService } from './helpers/service.ts';
+import { scrape } from './helpers/service.ts';
 import type { TestService } from './helpers/service.ts';
 
 /** Series Prometheus itself creates: never in a /metrics scrape. */
@@ -114,7 +114,7 @@ function labelKey(labels: Readonly<Record<string, string>>): string {
 const expressions: CollectedExpression[] = collectExpressions();
 
 describe('operators view against a live service', () => {
-  let dynamo: DynamoServer;
+  let env: FaultedService | undefined;
   let proxy: FaultProxy;
   let svc: TestService;
   let prometheus: PrometheusServer | undefined;
@@ -122,16 +122,18 @@ describe('operators view against a live service', () => {
   let baseline: Exposition;
 
   beforeAll(async () => {
-    dynamo = await startDynalite();
-    proxy = await startFaultProxy(dynamo.endpoint, { random: mulberry32(4) });
-    svc = await startTestService(proxy.endpoint, {
-      maxQueuedReadings: MAX_QUEUED_READINGS,
-      maxReadingsPerMessage: READINGS_PER_HELD_MESSAGE,
-      maxHoldMs: MAX_HOLD_MS,
-      writeTimeoutMs: WRITE_TIMEOUT_MS,
-      requestTimeoutMs: 1_000,
-      lingerMs: 10,
-    });
+    env = await startFaultedService(
+      {
+        maxQueuedReadings: MAX_QUEUED_READINGS,
+        maxReadingsPerMessage: READINGS_PER_HELD_MESSAGE,
+        maxHoldMs: MAX_HOLD_MS,
+        writeTimeoutMs: WRITE_TIMEOUT_MS,
+        requestTimeoutMs: 1_000,
+        lingerMs: 10,
+      },
+      { random: mulberry32(4) },
+    );
+    ({ proxy, svc } = env);
     // The first scrape right after start: what every counter and histogram must move away from.
     baseline = parseExposition(await scrape(svc.httpUrl));
     // Prometheus scrapes from now on, so Part B has the whole traffic in its range windows.
@@ -151,9 +153,7 @@ describe('operators view against a live service', () => {
 
   afterAll(async () => {
     await prometheus?.stop();
-    await svc?.stop();
-    await proxy?.stop();
-    await dynamo?.stop();
+    await env?.stop();
   });
 
   describe('part A: /metrics after traffic that moves every metric', () => {

@@ -9,12 +9,11 @@ import { connectAsync } from 'mqtt';
 import type { MqttClient } from 'mqtt';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createDynamoClients } from '../src/storage/client.ts';
-import { randomTableName, startDynalite, waitFor } from './helpers/dynamo-servers.ts';
-import type { DynamoServer } from './helpers/dynamo-servers.ts';
-import { startFaultProxy } from './helpers/fault-proxy.ts';
-import type { FaultProxy } from './helpers/fault-proxy.ts';
-import { metricValue, scanAll, scrape, spawnService, startTestService } from './helpers/service.ts';
-import type { SpawnedService, TestService } from './helpers/service.ts';
+import { randomTableName, waitFor } from './helpers/dynamo-servers.ts';
+import { startFaultedService } from './helpers/faulted-service.ts';
+import type { FaultedService } from './helpers/faulted-service.ts';
+import { metricValue, scanAll, scrape, spawnService } from './helpers/service.ts';
+import type { SpawnedService } from './helpers/service.ts';
 
 interface Readiness {
   status: number;
@@ -122,19 +121,14 @@ describe('supervised embedded store', () => {
 });
 
 describe('external store readiness', () => {
-  let dynamo: DynamoServer;
-  let proxy: FaultProxy;
-  let svc: TestService;
+  let env: FaultedService | undefined;
   afterAll(async () => {
-    await svc?.stop();
-    await proxy?.stop();
-    await dynamo?.stop();
+    await env?.stop();
   });
 
   it('answers 503 while an external endpoint stops answering, 200 once it answers again', async () => {
-    dynamo = await startDynalite();
-    proxy = await startFaultProxy(dynamo.endpoint);
-    svc = await startTestService(proxy.endpoint, { storeProbeIntervalMs: 200 });
+    env = await startFaultedService({ storeProbeIntervalMs: 200 });
+    const { proxy, svc } = env;
     expect((await readyz(svc.httpUrl)).status).toBe(200);
     expect(metricValue(await scrape(svc.httpUrl), 'iot_ingest_store_up')).toBe(1);
 
