@@ -2,6 +2,7 @@
 // (iot_ingest_write_concurrency_limit) falls towards its floor; once throttling stops it grows back
 // to its ceiling. Nothing acknowledged is lost meanwhile.
 import { connectAsync } from 'mqtt';
+import type { MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { waitFor } from './helpers/dynamo-servers.ts';
 import type { FaultProxy } from './helpers/fault-proxy.ts';
@@ -9,6 +10,22 @@ import { startFaultedService } from './helpers/faulted-service.ts';
 import type { FaultedService } from './helpers/faulted-service.ts';
 import { metricValue, scanAll, scrape } from './helpers/service.ts';
 import type { TestService } from './helpers/service.ts';
+
+/**
+ * QoS 1 readings of one device, `window` in flight, until `keepGoing` says stop, 5,000 are sent or
+ * 60 s pass; `onSent` counts each one. Resolves once every sent one is acknowledged.
+ */
+async function publishBounded(client: MqttClient, deviceId: string, ts: number, window: number, keepGoing: () => boolean, onSent: () => void): Promise<void> {
+  const deadline = Date.now() + 60_000;
+  const inflight = new Set<Promise<unknown>>();
+  for (let n = 0; keepGoing() && n < 5_000 && Date.now() < deadline; n++) {
+    const p: Promise<unknown> = client.publishAsync(`devices/${deviceId}/telemetry`, JSON.stringify({ ts: ts + n, v: n }), { qos: 1 }).then((): boolean => inflight.delete(p));
+    inflight.add(p);
+    onSent();
+    if (inflight.size >= window) await Promise.race(inflight);
+  }
+  await Promise.all(inflight);
+}
 
 describe('adaptive write concurrency (AIMD)', () => {
   let env: FaultedService | undefined;
@@ -30,18 +47,8 @@ describe('adaptive write concurrency (AIMD)', () => {
     const ts = Date.now() - 600_000;
     let stop = false;
     let sent = 0;
-    const deadline = Date.now() + 60_000;
     // Bounded load: at most 20,000 messages or 60 s, 10 in flight per device.
-    const load = devices.map(async (c, d) => {
-      const inflight = new Set<Promise<unknown>>();
-      for (let n = 0; !stop && n < 5_000 && Date.now() < deadline; n++) {
-        const p: Promise<unknown> = c.publishAsync(`devices/aimd-${d}/telemetry`, JSON.stringify({ ts: ts + n, v: n }), { qos: 1 }).then((): boolean => inflight.delete(p));
-        inflight.add(p);
-        sent++;
-        if (inflight.size >= 10) await Promise.race(inflight);
-      }
-      await Promise.all(inflight);
-    });
+    const load = devices.map((c, d) => publishBounded(c, `aimd-${d}`, ts, 10, () => !stop, () => sent++));
     try {
       proxy.setFaults({ throttleShare: 0.7, operations: ['BatchWriteItem'] });
       await waitFor(async () => (await limit()) <= 2, { timeoutMs: 30_000, message: 'limit falls under throttling' });
@@ -79,18 +86,8 @@ describe('adaptive write concurrency on rising latency', () => {
     const ts = Date.now() - 600_000;
     let stop = false;
     let sent = 0;
-    const deadline = Date.now() + 60_000;
     // Bounded load: at most 5,000 messages or 60 s, 20 in flight.
-    const load = (async () => {
-      const inflight = new Set<Promise<unknown>>();
-      for (let n = 0; !stop && n < 5_000 && Date.now() < deadline; n++) {
-        const p: Promise<unknown> = device.publishAsync('devices/slow-0/telemetry', JSON.stringify({ ts: ts + n, v: n }), { qos: 1 }).then((): boolean => inflight.delete(p));
-        inflight.add(p);
-        sent++;
-        if (inflight.size >= 20) await Promise.race(inflight);
-      }
-      await Promise.all(inflight);
-    })();
+    const load = publishBounded(device, 'slow-0', ts, 20, () => !stop, () => sent++);
     try {
       proxy.setFaults({ delayMs: 800, operations: ['BatchWriteItem'] });
       await waitFor(async () => (await limit()) <= 2, { timeoutMs: 30_000, message: 'limit falls while writes are slow' });
