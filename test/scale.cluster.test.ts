@@ -5,17 +5,19 @@
 // Redis stopped mid-run, ingestion carries on with nothing acknowledged lost, shown by the metric
 // and by /readyz (still 200, detail "down").
 import { Writable } from 'node:stream';
-import { connect, connectAsync } from 'mqtt';
+import { connect } from 'mqtt';
 import type { IClientOptions, MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runSimulate } from '../simulator/cli.ts';
 import { EXIT_CODES } from '../simulator/exitCodes.ts';
 import type { Summary } from '../simulator/summary.ts';
-import { randomTableName, startDynalite, waitFor } from './helpers/dynamo-servers.ts';
+import { CLUSTER_APP, httpUrl, mqttUrl, startClusterPair } from './helpers/cluster-pair.ts';
+import type { ClusterPair } from './helpers/cluster-pair.ts';
+import { randomTableName, waitFor } from './helpers/dynamo-servers.ts';
 import type { DynamoServer } from './helpers/dynamo-servers.ts';
-import { hasBinary, startRedis } from './helpers/scale-servers.ts';
+import { hasBinary } from './helpers/scale-servers.ts';
 import type { RedisServer } from './helpers/scale-servers.ts';
-import { metricValue, scrape, spawnService } from './helpers/service.ts';
+import { metricValue, scrape } from './helpers/service.ts';
 import type { SpawnedService } from './helpers/service.ts';
 
 class Capture extends Writable {
@@ -26,29 +28,16 @@ class Capture extends Writable {
   }
 }
 
-const APP = { username: 'ops', password: 's3cret-ops' };
+const APP = CLUSTER_APP;
 
 describe.skipIf(!hasBinary('redis-server'))('cluster mode over Redis', () => {
+  let pair: ClusterPair | undefined;
   let redis: RedisServer;
   let dynamo: DynamoServer;
   let a: SpawnedService;
   let b: SpawnedService;
   const table = randomTableName('cluster');
-  const clients: MqttClient[] = [];
-
-  const replica = (): Promise<SpawnedService> =>
-    spawnService([
-      '--mqtt-host', '127.0.0.1', '--mqtt-port', '0', '--http-host', '127.0.0.1', '--http-port', '0',
-      '--dynamodb-endpoint', dynamo.endpoint, '--table', table, '--dlq-table', `${table}-dlq`,
-      '--cluster', redis.url, '--application', `${APP.username}:${APP.password}`,
-    ]);
-  const mqttUrl = (s: SpawnedService): string => `mqtt://127.0.0.1:${s.mqttPort}`;
-  const httpUrl = (s: SpawnedService): string => `http://127.0.0.1:${s.httpPort}`;
-  const open = async (s: SpawnedService, options: IClientOptions): Promise<MqttClient> => {
-    const c = await connectAsync(mqttUrl(s), { reconnectPeriod: 0, ...options });
-    clients.push(c);
-    return c;
-  };
+  const open = (s: SpawnedService, options: IClientOptions): Promise<MqttClient> => (pair as ClusterPair).open(s, options);
   const nextMessage = (c: MqttClient, timeoutMs = 15_000): Promise<{ topic: string; payload: string }> =>
     new Promise((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error('no message arrived')), timeoutMs);
@@ -59,17 +48,11 @@ describe.skipIf(!hasBinary('redis-server'))('cluster mode over Redis', () => {
     });
 
   beforeAll(async () => {
-    redis = await startRedis();
-    dynamo = await startDynalite();
-    a = await replica();
-    b = await replica();
+    pair = await startClusterPair(table);
+    ({ redis, dynamo, a, b } = pair);
   }, 60_000);
   afterAll(async () => {
-    for (const c of clients) c.end(true);
-    a?.proc.kill('SIGKILL');
-    b?.proc.kill('SIGKILL');
-    await redis?.stop();
-    await dynamo?.stop();
+    await pair?.stop();
   });
 
   it('a subscriber on replica A receives a reading published on replica B; the ACL still refuses devices', async () => {
@@ -99,7 +82,7 @@ describe.skipIf(!hasBinary('redis-server'))('cluster mode over Redis', () => {
     await device.publishAsync('devices/ps-1/telemetry', JSON.stringify({ ts: 1_700_000_000_002, v: 'queued' }), { qos: 1 });
     // Back on the other replica: the session (its subscription and its queue) comes from Redis.
     const resumed = connect(mqttUrl(b), { clientId: 'ops:session', clean: false, reconnectPeriod: 0, ...APP });
-    clients.push(resumed);
+    pair?.track(resumed);
     const arriving = nextMessage(resumed);
     const got = await arriving;
     expect(got.topic).toBe('devices/ps-1/telemetry');

@@ -4,19 +4,18 @@
 // B exactly once and reads `answered` on A; readings stored by B reach an MQTT application
 // ($stored/...) and SSE streams on A, every one, in order; a device that acknowledged a command on
 // B and moves to A is not sent it again (also straight after its PUBACK).
-import { connectAsync } from 'mqtt';
 import type { IClientOptions, MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { randomTableName, startDynalite, waitFor } from './helpers/dynamo-servers.ts';
-import type { DynamoServer } from './helpers/dynamo-servers.ts';
-import { hasBinary, startRedis } from './helpers/scale-servers.ts';
-import type { RedisServer } from './helpers/scale-servers.ts';
-import { metricValue, scrape, spawnService } from './helpers/service.ts';
+import { CLUSTER_APP, httpUrl, startClusterPair } from './helpers/cluster-pair.ts';
+import type { ClusterPair } from './helpers/cluster-pair.ts';
+import { randomTableName, waitFor } from './helpers/dynamo-servers.ts';
+import { hasBinary } from './helpers/scale-servers.ts';
+import { metricValue, scrape } from './helpers/service.ts';
 import type { SpawnedService } from './helpers/service.ts';
 import { openSse } from './helpers/sse.ts';
 import type { SseClient } from './helpers/sse.ts';
 
-const APP = { username: 'ops', password: 's3cret-ops' };
+const APP = CLUSTER_APP;
 
 interface Received {
   readonly topic: string;
@@ -24,28 +23,12 @@ interface Received {
 }
 
 describe.skipIf(!hasBinary('redis-server'))('commands and the live tail across replicas (cluster mode)', () => {
-  let redis: RedisServer;
-  let dynamo: DynamoServer;
+  let pair: ClusterPair | undefined;
   let a: SpawnedService;
   let b: SpawnedService;
   const table = randomTableName('xrep');
-  const clients: MqttClient[] = [];
   const streams: SseClient[] = [];
-
-  const replica = (): Promise<SpawnedService> =>
-    spawnService([
-      '--mqtt-host', '127.0.0.1', '--mqtt-port', '0', '--http-host', '127.0.0.1', '--http-port', '0',
-      '--dynamodb-endpoint', dynamo.endpoint, '--table', table, '--dlq-table', `${table}-dlq`,
-      '--commands-table', `${table}-commands`, '--devices-table', `${table}-devices`,
-      '--cluster', redis.url, '--application', `${APP.username}:${APP.password}`,
-    ]);
-  const mqttUrl = (s: SpawnedService): string => `mqtt://127.0.0.1:${s.mqttPort}`;
-  const httpUrl = (s: SpawnedService): string => `http://127.0.0.1:${s.httpPort}`;
-  const open = async (s: SpawnedService, options: IClientOptions): Promise<MqttClient> => {
-    const c = await connectAsync(mqttUrl(s), { reconnectPeriod: 0, ...options });
-    clients.push(c);
-    return c;
-  };
+  const open = (s: SpawnedService, options: IClientOptions): Promise<MqttClient> => (pair as ClusterPair).open(s, options);
   /** A device on `s`, subscribed to its command topic, recording every command it is sent. */
   const device = async (s: SpawnedService, id: string, options: IClientOptions = {}): Promise<{ client: MqttClient; received: Received[] }> => {
     const client = await open(s, { clientId: id, clean: true, ...options });
@@ -68,18 +51,12 @@ describe.skipIf(!hasBinary('redis-server'))('commands and the live tail across r
   const commandsSent = async (s: SpawnedService): Promise<number> => metricValue(await scrape(httpUrl(s)), 'iot_ingest_command_publishes_total');
 
   beforeAll(async () => {
-    redis = await startRedis();
-    dynamo = await startDynalite();
-    a = await replica();
-    b = await replica();
+    pair = await startClusterPair(table, ['--commands-table', `${table}-commands`, '--devices-table', `${table}-devices`]);
+    ({ a, b } = pair);
   }, 60_000);
   afterAll(async () => {
     for (const s of streams) s.close();
-    for (const c of clients) c.end(true);
-    a?.proc.kill('SIGKILL');
-    b?.proc.kill('SIGKILL');
-    await redis?.stop();
-    await dynamo?.stop();
+    await pair?.stop();
   });
 
   it('a command created on A reaches the device on B once; its answer on B reads answered on A', async () => {
