@@ -1,4 +1,4 @@
-// `node --import tsx bench/thread-cpu.ts [--root DIR] [--seconds S]`: CPU per stored reading of
+// `node --import tsx bench/thread-cpu.ts [--root DIR] [--seconds S] [--node-args "FLAGS"]`: CPU per stored reading of
 // each thread of `iot-ingest serve`, read from /proc (utime + stime of every task) at the start and
 // end of a load window, with no profiler attached. bench/profile.ts says where the time goes, but
 // its sampling costs CPU itself and, on a shared machine, charges a descheduled thread's wait to the
@@ -14,7 +14,7 @@ import { waitForMessage } from './ipc.ts';
 import { startServe } from './serve-process.ts';
 import { metricSum } from './scenarios.ts';
 
-const { values } = parseArgs({ options: { root: { type: 'string' }, seconds: { type: 'string', default: '8' } } });
+const { values } = parseArgs({ options: { root: { type: 'string' }, seconds: { type: 'string', default: '8' }, 'node-args': { type: 'string', default: '' } } });
 const root = resolve(values.root ?? REPO_ROOT);
 const seconds = Number(values.seconds);
 const TICK_US = 10_000;
@@ -43,7 +43,7 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 try {
   const nullDynamo = forkBench('null-dynamo', './null-dynamo.ts', []);
   const dynamoPort = (await waitForMessage(nullDynamo.proc, 'ready', 60_000, 'null-dynamo')).port;
-  const { serve, ...ports } = await startServe(root, [], ['--dynamodb-endpoint', `http://127.0.0.1:${dynamoPort}`]);
+  const { serve, ...ports } = await startServe(root, values['node-args'].split(' ').filter(Boolean), ['--dynamodb-endpoint', `http://127.0.0.1:${dynamoPort}`]);
   const pid = serve.pid as number;
   const stored = async (): Promise<number> => metricSum(await (await fetch(`http://127.0.0.1:${ports.httpPort}/metrics`)).text(), 'iot_ingest_readings_stored_total') ?? 0;
   const load = spawn(process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'bench/load.ts'), '--port', String(ports.mqttPort), '--seconds', String(seconds + 2 * RAMP_MS / 1000)], { cwd: REPO_ROOT, stdio: ['ignore', 'ignore', 'inherit'] });

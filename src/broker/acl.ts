@@ -43,9 +43,25 @@ export type PublishDecision =
   | { readonly allowed: true; readonly kind: 'telemetry' | 'command_response' | 'command'; readonly deviceId: string }
   | { readonly allowed: false; readonly reason: 'topic_invalid' | 'not_own_topic' | 'role' };
 
+const VALID_DEVICE_ID = new RegExp(`^${DEVICE_ID}$`);
+/** A device's own telemetry topic and the decision for it, worked out once per identity. */
+const ownTelemetry = new WeakMap<ClientIdentity, { readonly topic: string; readonly decision: PublishDecision } | null>();
+
+function ownTelemetryOf(identity: ClientIdentity): { readonly topic: string; readonly decision: PublishDecision } | null {
+  let own = ownTelemetry.get(identity);
+  if (own === undefined) {
+    own = VALID_DEVICE_ID.test(identity.id) ? { topic: `devices/${identity.id}/telemetry`, decision: Object.freeze({ allowed: true, kind: 'telemetry', deviceId: identity.id } as const) } : null;
+    ownTelemetry.set(identity, own);
+  }
+  return own;
+}
+
 /** What `identity` may publish on `topic`. */
 export function mayPublish(identity: ClientIdentity, topic: string): PublishDecision {
   if (identity.role === 'device') {
+    // The message a device sends nearly always: its own telemetry, without a regular expression.
+    const own = ownTelemetryOf(identity);
+    if (own !== null && topic === own.topic) return own.decision;
     const telemetry = TELEMETRY.exec(topic);
     if (telemetry) return telemetry[1] === identity.id ? { allowed: true, kind: 'telemetry', deviceId: identity.id } : { allowed: false, reason: 'not_own_topic' };
     const response = COMMAND_RESPONSE.exec(topic);
@@ -73,11 +89,11 @@ export function maySubscribe(identity: ClientIdentity, filter: string): Subscrib
   }
   // application: telemetry of any device (raw or the stored republish), command responses.
   const base = levels[0] === '$stored' ? levels.slice(1) : levels;
-  if (base.length === 3 && base[0] === 'devices' && (base[1] === '+' || new RegExp(`^${DEVICE_ID}$`).test(base[1] as string))) {
+  if (base.length === 3 && base[0] === 'devices' && (base[1] === '+' || VALID_DEVICE_ID.test(base[1] as string))) {
     if (base[2] === 'telemetry') return { allowed: true };
   }
   if (levels.length === 4 && levels[0] === 'devices' && levels[2] === 'commands' && levels[3] === 'response') {
-    if (levels[1] === '+' || new RegExp(`^${DEVICE_ID}$`).test(levels[1] as string)) return { allowed: true };
+    if (levels[1] === '+' || VALID_DEVICE_ID.test(levels[1] as string)) return { allowed: true };
   }
   return { allowed: false, reason: 'role' };
 }

@@ -43,6 +43,24 @@ interface Entry {
   readonly enqueuedAt: number;
 }
 
+/** One request's worth: an entry per item, and the older entries duplicates merged into an item. */
+interface Batch {
+  readonly items: Entry[];
+  readonly merged: readonly { readonly entry: Entry; readonly item: number }[] | undefined;
+  /** When its oldest entry was queued. */
+  readonly enqueuedAt: number;
+}
+
+/** The entries item `i` of a batch settles: those it superseded (oldest first), then its own. */
+function entriesOf(batch: Batch, i: number): Entry[] {
+  const own = batch.items[i];
+  if (own === undefined) return [];
+  const out: Entry[] = [];
+  if (batch.merged !== undefined) for (const m of batch.merged) if (m.item === i) out.push(m.entry);
+  out.push(own);
+  return out;
+}
+
 export class Batcher {
   private queue: Entry[] = [];
   private head = 0;
@@ -52,6 +70,7 @@ export class Batcher {
   private timer: NodeJS.Timeout | undefined;
   private draining = false;
   private closed = false;
+  private receivedReadings = 0;
 
   constructor(
     private readonly options: BatcherOptions,
@@ -111,7 +130,7 @@ export class Batcher {
   }
 
   /** Point-in-time figures for the gauges, read at scrape time. */
-  stats(now = Date.now()): { queuedReadings: number; outstandingReadings: number; outstandingBytes: number; oldestAgeMs: number; inflight: number; waiting: number; concurrencyLimit: number } {
+  stats(now = Date.now()): { queuedReadings: number; outstandingReadings: number; outstandingBytes: number; oldestAgeMs: number; inflight: number; waiting: number; concurrencyLimit: number; receivedReadings: number } {
     let oldest = this.queue[this.head]?.enqueuedAt ?? Infinity;
     for (const b of this.inflightOldest) oldest = Math.min(oldest, b.enqueuedAt);
     return {
@@ -122,6 +141,7 @@ export class Batcher {
       inflight: this.concurrency.active,
       waiting: this.gate.waiting,
       concurrencyLimit: this.concurrency.limit,
+      receivedReadings: this.receivedReadings,
     };
   }
 
@@ -139,7 +159,7 @@ export class Batcher {
     const ticket = new Ticket(origin, readings.length, listener);
     const now = Date.now();
     for (const reading of readings) this.queue.push({ reading, ticket, enqueuedAt: now });
-    this.metrics.readingsReceivedTotal.inc(readings.length);
+    this.receivedReadings += readings.length;
     this.pump();
   }
 
@@ -164,46 +184,42 @@ export class Batcher {
   }
 
   /** Takes up to batchSize distinct keys from the head of the queue; duplicates merge into one item. */
-  private takeBatch(): Entry[][] {
-    // Slots by device, then by ts (a device rarely has more than a few readings in one batch):
-    // no key string per reading.
-    const byDevice = new Map<string, Entry[][]>();
-    const slots: Entry[][] = [];
-    let duplicates = 0;
+  private takeBatch(): Batch {
+    // A batch holds at most 25 items: a duplicate (deviceId, ts) is found by scanning them (ts
+    // first), with no map and no key string per reading.
+    const enqueuedAt = (this.queue[this.head] as Entry).enqueuedAt;
+    const items: Entry[] = [];
+    let merged: { readonly entry: Entry; readonly item: number }[] | undefined;
     while (this.head < this.queue.length) {
       const entry = this.queue[this.head] as Entry;
       const { deviceId, ts } = entry.reading;
-      const deviceSlots = byDevice.get(deviceId);
-      let slot: Entry[] | undefined;
-      if (deviceSlots !== undefined) {
-        for (const candidate of deviceSlots) {
-          if ((candidate[0] as Entry).reading.ts === ts) {
-            slot = candidate;
-            break;
-          }
+      let same = -1;
+      for (let i = 0; i < items.length; i++) {
+        const r = (items[i] as Entry).reading;
+        if (r.ts === ts && r.deviceId === deviceId) {
+          same = i;
+          break;
         }
       }
-      if (slot !== undefined) {
-        slot.push(entry); // last one wins: the slot's item is its last entry's reading
-        duplicates++;
+      if (same >= 0) {
+        // Last one wins: the item becomes the newer entry's reading; the older one settles with it.
+        (merged ??= []).push({ entry: items[same] as Entry, item: same });
+        items[same] = entry;
       } else {
-        if (slots.length >= this.options.batchSize) break;
-        const fresh = [entry];
-        slots.push(fresh);
-        if (deviceSlots === undefined) byDevice.set(deviceId, [fresh]);
-        else deviceSlots.push(fresh);
+        if (items.length >= this.options.batchSize) break;
+        items.push(entry);
       }
       this.queue[this.head++] = undefined as unknown as Entry;
     }
-    if (duplicates > 0) this.metrics.duplicateReadingsTotal.inc(duplicates);
-    return slots;
+    if (merged !== undefined) this.metrics.duplicateReadingsTotal.inc(merged.length);
+    return { items, merged, enqueuedAt };
   }
 
-  private send(slots: Entry[][]): void {
-    const marker = { enqueuedAt: (slots[0] as Entry[])[0]?.enqueuedAt ?? Date.now() };
+  private send(batch: Batch): void {
+    const marker = { enqueuedAt: batch.enqueuedAt };
     this.inflightOldest.add(marker);
     this.concurrency.active++;
-    const readings = slots.map((s) => (s[s.length - 1] as Entry).reading);
+    const readings = batch.items.map((e) => e.reading);
     this.sink
       .write(readings)
       .catch((err: unknown): WriteResult => ({ stored: [], rejected: [], failed: readings, failure: err as Error }))
@@ -211,22 +227,33 @@ export class Batcher {
         this.concurrency.active--;
         this.concurrency.record(result.pushedBack === true);
         this.inflightOldest.delete(marker);
-        this.complete(slots, readings, result);
+        this.complete(batch, readings, result);
         this.pump();
       });
   }
 
-  private complete(slots: Entry[][], readings: Reading[], result: WriteResult): void {
+  private complete(batch: Batch, readings: Reading[], result: WriteResult): void {
     const now = Date.now();
-    const bySlot = new Map<Reading, Entry[]>();
-    for (let i = 0; i < readings.length; i++) bySlot.set(readings[i] as Reading, slots[i] as Entry[]);
+    // Index in the batch of a reading of the result: the sink mostly answers in the batch's order
+    // (then `hint` is it), otherwise it is looked up among at most batchSize readings.
+    const itemOf = (r: Reading, hint: number): number => (readings[hint] === r ? hint : readings.indexOf(r));
     const m = this.metrics;
     let entries = 0;
     let bytes = 0;
-    for (const r of result.stored) {
+    for (let i = 0; i < result.stored.length; i++) {
+      const r = result.stored[i] as Reading;
       observeFast(m.receiveToStoreSeconds, (now - r.receivedAt) / 1000);
       observeFast(m.deviceToStoreSeconds, Math.max(0, now - r.ts) / 1000);
-      for (const e of bySlot.get(r) ?? []) {
+      const item = itemOf(r, i);
+      if (batch.merged === undefined) {
+        const e = batch.items[item];
+        if (e === undefined) continue;
+        e.ticket.markStored();
+        entries++;
+        bytes += e.reading.sizeBytes;
+        continue;
+      }
+      for (const e of entriesOf(batch, item)) {
         e.ticket.markStored();
         entries++;
         bytes += e.reading.sizeBytes;
@@ -234,7 +261,7 @@ export class Batcher {
     }
     m.readingsStoredTotal.inc(result.stored.length);
     for (const { reading, reason } of result.rejected) {
-      const slot = bySlot.get(reading) ?? [];
+      const slot = entriesOf(batch, itemOf(reading, -1));
       // The handler is expected never to fail; if it does, the message still settles.
       void Promise.resolve()
         .then(() => this.onRejected(reading, reason, slot[slot.length - 1]?.ticket.origin))
@@ -248,7 +275,7 @@ export class Batcher {
       }
     }
     for (const r of result.failed) {
-      for (const e of bySlot.get(r) ?? []) {
+      for (const e of entriesOf(batch, itemOf(r, -1))) {
         e.ticket.markFailed(result.failure);
         entries++;
         bytes += e.reading.sizeBytes;

@@ -22,6 +22,7 @@ export interface StoreOutcome {
  * so a message costs no promise and no closures on the way to its PUBACK.
  */
 export interface TicketListener {
+  /** `outcome` is read at once: it is the ticket itself, not a copy. */
   settled(failure: Error | undefined, outcome: StoreOutcome): void;
 }
 
@@ -29,7 +30,7 @@ export interface TicketListener {
 export function promisedOutcome(): { readonly listener: TicketListener; readonly stored: Promise<StoreOutcome> } {
   let listener!: TicketListener;
   const stored = new Promise<StoreOutcome>((resolve, reject) => {
-    listener = { settled: (failure, outcome) => (failure === undefined ? resolve(outcome) : reject(failure)) };
+    listener = { settled: (failure, o) => (failure === undefined ? resolve({ stored: o.stored, rejected: o.rejected }) : reject(failure)) };
   });
   return { listener, stored };
 }
@@ -62,6 +63,6 @@ export class Ticket {
 
   private settleOne(): void {
     if (--this.remaining > 0) return;
-    this.listener.settled(this.failure, { stored: this.stored, rejected: this.rejected });
+    this.listener.settled(this.failure, this); // the ticket is its own outcome: no object per message
   }
 }

@@ -15,6 +15,12 @@ describe('mayPublish', () => {
     expect(mayPublish(device, 'devices/+/telemetry')).toEqual({ allowed: false, reason: 'topic_invalid' });
     expect(mayPublish(device, 'other')).toEqual({ allowed: false, reason: 'topic_invalid' });
   });
+  it('decides the same on a repeated topic, and gives an identity whose id is not a valid device id no topic of its own', () => {
+    for (let i = 0; i < 3; i++) expect(mayPublish(device, 'devices/thermo-3/telemetry')).toEqual({ allowed: true, kind: 'telemetry', deviceId: 'thermo-3' });
+    const odd: ClientIdentity = { role: 'device', id: 'a/b', via: 'certificate' };
+    expect(mayPublish(odd, 'devices/a/b/telemetry')).toEqual({ allowed: false, reason: 'topic_invalid' });
+    expect(mayPublish(odd, 'devices/a/b/telemetry')).toEqual({ allowed: false, reason: 'topic_invalid' });
+  });
   it('lets an application publish commands to any device, nothing else', () => {
     expect(mayPublish(app, 'devices/thermo-4/commands/reboot')).toEqual({ allowed: true, kind: 'command', deviceId: 'thermo-4' });
     expect(mayPublish(app, 'devices/thermo-4/commands/response')).toEqual({ allowed: false, reason: 'role' });
