@@ -41,6 +41,10 @@ export interface PublishHookDeps {
   readonly rateStep?: RateStep;
 }
 
+function payloadOf(packet: PublishPacket): Buffer {
+  return typeof packet.payload === 'string' ? Buffer.from(packet.payload) : packet.payload;
+}
+
 export function createPublishHook(deps: PublishHookDeps): AuthorizePublish {
   const { metrics, batcher, deadLetter, limits } = deps;
   const now = deps.now ?? Date.now;
@@ -136,8 +140,8 @@ export function createPublishHook(deps: PublishHookDeps): AuthorizePublish {
    * the rate step's waiter, the ticket's listener and the message's origin for the dead-letter).
    */
   class PendingPublish implements RateWaiter, TicketListener, MessageOrigin {
-    readonly clientId: string;
-    readonly qos: number;
+    // Few fields: thousands of these are held at once under load, each for as long as its store
+    // write takes, and what they keep is what the young-generation collections copy.
     private readonly holdUntilStored: boolean;
 
     constructor(
@@ -145,15 +149,20 @@ export function createPublishHook(deps: PublishHookDeps): AuthorizePublish {
       private readonly packet: PublishPacket,
       private readonly callback: PublishCallback,
       private readonly deviceId: string,
-      private readonly payload: Buffer,
       private readonly receivedAt: number,
       private readonly decoded: DecodeResult,
     ) {
-      this.clientId = client.id;
-      this.qos = packet.qos;
       this.holdUntilStored = durable && packet.qos > 0;
       heldDelta++;
       queueFlush();
+    }
+
+    get clientId(): string {
+      return this.client.id;
+    }
+
+    get qos(): number {
+      return this.packet.qos;
     }
 
     /** Releases the PUBACK (or closes the connection with `err`), with the held-publish accounting. */
@@ -222,7 +231,7 @@ export function createPublishHook(deps: PublishHookDeps): AuthorizePublish {
         clientId: this.clientId,
         reason: decoded.reason,
         errorMessage: decoded.message,
-        payload: this.payload,
+        payload: payloadOf(this.packet),
         receivedAt: this.receivedAt,
         qos: this.qos,
       });
@@ -247,11 +256,11 @@ export function createPublishHook(deps: PublishHookDeps): AuthorizePublish {
     }
     packet.retain = false; // readings go to DynamoDB, never to the broker's retained store
     const receivedAt = now();
-    const payload = typeof packet.payload === 'string' ? Buffer.from(packet.payload) : packet.payload;
+    const payload = payloadOf(packet);
     receivedBytes += payload.byteLength;
     queueFlush();
     const decoded = decodeTelemetry(payload, decision.deviceId, receivedAt, limits);
-    const pending = new PendingPublish(client, packet, callback, decision.deviceId, payload, receivedAt, decoded);
+    const pending = new PendingPublish(client, packet, callback, decision.deviceId, receivedAt, decoded);
     // The device's rate (token bucket) comes before the dead-letter or the queue.
     if (deps.rateStep === undefined) return pending.proceed();
     deps.rateStep(decision.deviceId, decoded.ok ? decoded.readings.length : 0, pending);

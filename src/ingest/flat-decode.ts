@@ -49,6 +49,16 @@ let shapeLength = 0;
 /** This payload's member names, in order. */
 const names: string[] = [];
 let allKnown = true;
+/** This payload's attribute names (its members but ts) and values, in order. */
+const attributeNames: string[] = [];
+const attributeValues: AttributeValue[] = [];
+/**
+ * An object with the attribute names of `shape`, in order, all in the object itself: a reading of
+ * that shape is a copy of it with its values set. Built by JSON.parse, which sizes an object to its
+ * members; an object grown one member at a time keeps the members past the fourth in a second
+ * array, which costs memory for as long as the reading is queued and time to grow.
+ */
+let shapeTemplate: Record<string, AttributeValue> | undefined;
 
 /** Outcome of the last scanned number (module state: the scanner is synchronous and not re-entered). */
 let numberValue = 0;
@@ -69,7 +79,6 @@ export function decodeFlatReading(payload: Uint8Array, deviceId: string, receive
   if (b.charCodeAt(i) !== Ch.OpenCurly) return undefined;
   i = skipWs(b, i + 1, n);
   if (b.charCodeAt(i) === Ch.CloseCurly) return undefined; // {}: the general path names the error
-  const attributes: Record<string, AttributeValue> = {};
   allKnown = true;
   let count = 0;
   let ts: unknown;
@@ -145,8 +154,10 @@ export function decodeFlatReading(payload: Uint8Array, deviceId: string, receive
       if (typeof value !== 'string' && !(typeof value === 'number' && numberIsInteger)) return undefined;
       ts = value;
     } else {
-      if (++count > limits.maxAttributesPerReading) return undefined;
-      attributes[name] = value;
+      if (count >= limits.maxAttributesPerReading) return undefined;
+      attributeNames[count] = name;
+      attributeValues[count] = value;
+      count++;
       sizeBytes += name.length + valueBytes;
     }
     i = skipWs(b, i, n);
@@ -159,14 +170,27 @@ export function decodeFlatReading(payload: Uint8Array, deviceId: string, receive
     break;
   }
   if (count === 0 || sizeBytes > limits.maxItemBytes) return undefined;
-  if (!allKnown) {
-    // A new name may repeat another (JSON.parse keeps the last: the general path decides);
-    // otherwise this payload's names become the shape to compare with.
-    let own = 0;
-    for (const key in attributes) if (Object.hasOwn(attributes, key)) own++;
-    if (own !== count) return undefined;
-    shapeLength = count + (ts === undefined ? 0 : 1);
-    for (let k = 0; k < shapeLength; k++) shape[k] = names[k] as string;
+  const members = count + (ts === undefined ? 0 : 1);
+  let attributes: Record<string, AttributeValue>;
+  if (allKnown && members === shapeLength && shapeTemplate !== undefined) {
+    attributes = { ...shapeTemplate };
+    for (let k = 0; k < count; k++) attributes[attributeNames[k] as string] = attributeValues[k] as AttributeValue;
+  } else {
+    attributes = {};
+    for (let k = 0; k < count; k++) attributes[attributeNames[k] as string] = attributeValues[k] as AttributeValue;
+    if (!allKnown) {
+      // A new name may repeat another (JSON.parse keeps the last: the general path decides);
+      // otherwise this payload's names become the shape to compare with.
+      let own = 0;
+      for (const key in attributes) if (Object.hasOwn(attributes, key)) own++;
+      if (own !== count) return undefined;
+      shapeLength = members;
+      for (let k = 0; k < shapeLength; k++) shape[k] = names[k] as string;
+      // Names are [A-Za-z0-9_] only (checked while scanning): quoted as they are.
+      let json = '{';
+      for (let k = 0; k < count; k++) json += `${k === 0 ? '' : ','}"${attributeNames[k] as string}":null`;
+      shapeTemplate = JSON.parse(`${json}}`) as Record<string, AttributeValue>;
+    }
   }
   let tsMs: number;
   try {

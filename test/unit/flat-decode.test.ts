@@ -115,6 +115,21 @@ describe('flat fast path of decoding', () => {
     }
   });
 
+  it('gives the same reading from a known shape as from a new one: other values and types, fewer members, another order', () => {
+    const sequence = [
+      '{"ts":1732480000123,"a":1,"b":"x","c":true}',
+      '{"ts":1732480000124,"a":2.5,"b":"y","c":false}', // same names: built from the shape's template
+      '{"ts":1732480000125,"a":"text","b":null,"c":-0}', // same names, other types
+      '{"ts":1732480000126,"a":3,"b":"z"}', // the shape's first members only
+      '{"ts":1732480000127,"a":4,"b":"w","c":true}',
+      '{"ts":1732480000128,"b":"v","a":5,"c":false}', // same names, another order
+      '{"a":6,"b":"u","c":null}', // no ts: one member fewer at the front
+    ];
+    for (const text of sequence) {
+      expect(expectSameAsGeneral(Buffer.from(text)), text).toBe('fast');
+    }
+  });
+
   it('declines what only the general decoder can decide', () => {
     const declined = [
       '{"a":1,"a":2}', // duplicate: JSON.parse keeps the last
