@@ -92,6 +92,7 @@ describe('MQTT conformance and CONNECT/PUBLISH bounds', () => {
 
   it.each([
     ['a topic longer than the limit', `devices/${'a'.repeat(100)}/telemetry`, 'topic_bytes'],
+    ['a topic of fewer characters than the limit but more UTF-8 bytes', `devices/${'é'.repeat(50)}/telemetry`, 'topic_bytes'],
     ['a topic deeper than the limit', 'devices/a/b/c/telemetry', 'topic_levels'],
   ])('%s closes the connection unacknowledged and is counted', async (_name, topic, limit) => {
     const before = await counter('iot_ingest_limit_hits_total', { limit });

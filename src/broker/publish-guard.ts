@@ -21,7 +21,8 @@ export function guardPublish(next: AuthorizePublish, limits: TopicLimits, metric
       return callback(new IngestError('PROTOCOL_VIOLATION', 'QoS > 0 PUBLISH with packet id 0 (MQTT-2.3.1-1)'));
     }
     const topic = packet.topic;
-    if (topic.length > limits.maxTopicBytes || Buffer.byteLength(topic) > limits.maxTopicBytes) {
+    // UTF-8 takes at most 3 bytes per UTF-16 unit: most topics are measured without encoding them.
+    if (topic.length > limits.maxTopicBytes || (topic.length * 3 > limits.maxTopicBytes && Buffer.byteLength(topic) > limits.maxTopicBytes)) {
       metrics.limitHits.inc({ limit: 'topic_bytes' });
       onRefused(client);
       return callback(new IngestError('LIMIT_EXCEEDED', `topic longer than ${limits.maxTopicBytes} bytes`));
