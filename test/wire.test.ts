@@ -96,6 +96,31 @@ describe('wire encoding', () => {
     expect(compared).toBeGreaterThan(1_000);
   });
 
+  it('writes every number as String does (the N text), over generated numbers of every kind', () => {
+    const rand = mulberry32(11);
+    const numbers: number[] = [0, -0, 1, -1, 1e-6, 9.99e-7, 1e-7, 0.1, 0.3, 2 ** 53 - 1, -(2 ** 53) + 1, 2 ** 53, 2 ** 53 + 2, 1e15, 1e15 + 0.5, 999999999999999.9, 123456789012345.6, 1e21, 1e125, 1.5e-129, 21.47, 40.12, 21.5, -67, 1732480000123];
+    for (let i = 0; i < 60_000; i++) {
+      const kind = i % 6;
+      const sign = rand() < 0.3 ? -1 : 1;
+      let n: number;
+      if (kind === 0) n = Number(`${Math.floor(rand() * 10 ** Math.floor(rand() * 8))}.${String(Math.floor(rand() * 10 ** Math.floor(1 + rand() * 8))).padStart(Math.floor(rand() * 9), '0')}`); // decimals as devices send them
+      else if (kind === 1) n = rand() * 10 ** Math.floor(rand() * 40 - 20); // any double, 16-17 digits
+      else if (kind === 2) n = Math.round(rand() * 10 ** Math.floor(rand() * 17)) / 10 ** Math.floor(rand() * 16); // up to 16 digits, some inexact
+      else if (kind === 3) n = Number((rand() * 1000).toFixed(Math.floor(rand() * 15)));
+      else if (kind === 4) n = Math.floor(rand() * 2 ** 53) / 2 ** Math.floor(rand() * 60); // binary fractions
+      else n = Number(`${Math.floor(rand() * 1e6)}e${Math.floor(rand() * 40) - 25}`);
+      numbers.push(sign * n);
+    }
+    const wrong: string[] = [];
+    for (const n of numbers) {
+      const reading: Reading = { deviceId: 'd', ts: T0, receivedAt: T0, sizeBytes: 1, attributes: { v: n } };
+      const text = (JSON.parse(encodeItem(reading, undefined)) as { v: { N: string } }).v.N;
+      if (text !== String(n)) wrong.push(`${String(n)} written ${text}`);
+    }
+    expect(wrong.slice(0, 5)).toEqual([]);
+    expect(numbers.length).toBe(60_025);
+  });
+
   it('empty values, nested maps and lists encode as the SDK does', () => {
     const reading: Reading = { deviceId: 'd', ts: T0, receivedAt: T0 + 1, sizeBytes: 1, attributes: { s: '', l: [], m: {}, n: null, b: false, deep: { a: [{ b: [true, null, 'x', 1.5, { c: {} }] }] } } as Record<string, AttributeValue> };
     expect(JSON.parse(encodeItem(reading, undefined))).toEqual(JSON.parse(JSON.stringify(marshall(toItem(reading, undefined)))));

@@ -15,39 +15,68 @@ export class WireEncodeError extends Error {
   }
 }
 
+/** Fixed pieces of an item, as bytes (copied with a loop, no string checks). */
+const ascii = (text: string): Uint8Array => Uint8Array.from(text, (c) => c.charCodeAt(0));
+const OPEN = ascii('{');
+const COMMA = ascii(',');
+const CLOSE = ascii('}');
+const DEVICE_ID = ascii('"deviceId":{"S":');
+const TS = ascii('},"ts":{"N":"');
+const RECEIVED_AT = ascii('"},"receivedAt":{"N":"');
+const EXPIRES_AT = ascii('"},"expiresAt":{"N":"');
+const END_NUMBER = ascii('"}');
+const STRING = ascii('{"S":');
+const NUMBER = ascii('{"N":"');
+const TRUE = ascii('{"BOOL":true}');
+const FALSE = ascii('{"BOOL":false}');
+const NULL = ascii('{"NULL":true}');
+const LIST = ascii('{"L":[');
+const END_LIST = ascii(']}');
+const MAP = ascii('{"M":{');
+const END_MAP = ascii('}}');
+const COLON = ascii(':');
+
 /** The reading as one DynamoDB item in wire JSON: {deviceId, ts, receivedAt, ...attributes, expiresAt?}. */
 export function encodeItem(reading: Reading, retentionDays: number | undefined): string {
   // Written into one reused byte buffer and read out as one string: no tree of partial strings.
   const w = writer;
   w.reset();
-  w.ascii('{');
+  w.bytes(OPEN);
   const attributes = reading.attributes;
   for (const name in attributes) {
-    w.ascii(memberPrefix(name));
+    w.prefix(name);
     writeValue(w, attributes[name] as AttributeValue, name);
-    w.ascii(',');
+    w.bytes(COMMA);
   }
-  w.ascii('"deviceId":{"S":');
+  w.bytes(DEVICE_ID);
   w.jsonString(reading.deviceId);
-  w.ascii('},"ts":{"N":"');
-  w.ascii(numberText(reading.ts, 'ts'));
-  w.ascii('"},"receivedAt":{"N":"');
-  w.ascii(numberText(reading.receivedAt, 'receivedAt'));
-  w.ascii('"}');
+  w.bytes(TS);
+  w.number(reading.ts, 'ts');
+  w.bytes(RECEIVED_AT);
+  w.number(reading.receivedAt, 'receivedAt');
   if (retentionDays !== undefined) {
-    w.ascii(',"expiresAt":{"N":"');
-    w.ascii(numberText(Math.floor(reading.ts / 1000) + retentionDays * SECONDS_PER_DAY, 'expiresAt'));
-    w.ascii('"}');
+    w.bytes(EXPIRES_AT);
+    w.number(Math.floor(reading.ts / 1000) + retentionDays * SECONDS_PER_DAY, 'expiresAt');
   }
-  w.ascii('}');
+  w.bytes(END_NUMBER);
+  w.bytes(CLOSE);
   return w.done();
 }
 
-/** Appends text to a reused buffer; `done` returns it as one string. Synchronous use only. */
+/** `"name":` as bytes, for the attribute names seen lately (devices repeat them), bounded. */
+interface Prefix {
+  readonly bytes: Uint8Array;
+  /** Has bytes from 0x80 up (a non-ASCII name). */
+  readonly wide: boolean;
+}
+const prefixes = new Map<string, Prefix>();
+const MAX_PREFIXES = 4096;
+
+/** Appends to a reused buffer; `done` returns it as one string. Synchronous use only. */
 class ItemWriter {
   private buf = Buffer.allocUnsafe(16 * 1024);
   private at = 0;
-  /** Whether `text` wrote bytes from 0x80 up (then the buffer is read back as UTF-8, else as latin1, faster). */
+  /** Whether bytes from 0x80 up were written (then the buffer is read back as UTF-8, else as latin1, faster). */
   private wide = false;
 
   reset(): void {
@@ -55,7 +84,30 @@ class ItemWriter {
     this.wide = false;
   }
 
-  /** Text that is ASCII almost always (fixed pieces, number texts, name prefixes); the rest goes as UTF-8. */
+  /** Bytes as they are (fixed pieces are ASCII). */
+  bytes(b: Uint8Array): void {
+    const n = b.length;
+    if (this.at + n > this.buf.length) this.grow(n);
+    const buf = this.buf;
+    let at = this.at;
+    for (let i = 0; i < n; i++) buf[at++] = b[i] as number;
+    this.at = at;
+  }
+
+  /** `"name":`, its bytes cached by name. */
+  prefix(name: string): void {
+    let p = prefixes.get(name);
+    if (p === undefined) {
+      if (prefixes.size >= MAX_PREFIXES) prefixes.clear();
+      const bytes = Buffer.from(`${JSON.stringify(name)}:`, 'utf8');
+      p = { bytes: new Uint8Array(bytes), wide: bytes.length !== name.length + 3 };
+      prefixes.set(name, p);
+    }
+    if (p.wide) this.wide = true;
+    this.bytes(p.bytes);
+  }
+
+  /** Text that is ASCII almost always (number texts); the rest goes as UTF-8. */
   ascii(s: string): void {
     const n = s.length;
     if (this.at + n > this.buf.length) this.grow(n);
@@ -97,6 +149,44 @@ class ItemWriter {
     this.at = at;
   }
 
+  /**
+   * `String(n)`, DynamoDB's N text, written straight into the buffer: a safe integer (timestamps,
+   * counts) as its digits; a number of at most 15 significant digits from 1e-6 up (what sensors
+   * send: 21.47) as the shortest decimal that reads back as it; anything else through String.
+   * test/wire.test.ts checks the result against String over generated numbers.
+   */
+  number(n: number, path: string): void {
+    const abs = Math.abs(n);
+    if (Number.isSafeInteger(n)) {
+      // -0 is written "0", as String(-0) is.
+      if (this.at + 17 > this.buf.length) this.grow(17);
+      if (n < 0) this.buf[this.at++] = 0x2d;
+      this.at = integerDigits(this.buf, this.at, abs);
+      return;
+    }
+    if (abs >= 1e-6 && abs < 1e15) {
+      // The fewest fraction digits k whose decimal reads back as the number (division of two exact
+      // doubles is correctly rounded, so r / 10^k === abs means that decimal parses to abs). With
+      // at most 15 significant digits no two decimals read back as one double, so this is the
+      // shortest one, which is the one String gives, written in the same (fixed) notation.
+      for (let k = 1, scale = 10; k <= 15; k++, scale *= 10) {
+        const r = Math.round(abs * scale);
+        if (r >= 1e15) break;
+        if (r / scale !== abs) continue;
+        if (this.at + 19 > this.buf.length) this.grow(19);
+        const buf = this.buf;
+        let at = this.at;
+        if (n < 0) buf[at++] = 0x2d;
+        const whole = Math.floor(r / scale);
+        at = integerDigits(buf, at, whole);
+        buf[at++] = 0x2e; // '.'
+        this.at = paddedDigits(buf, at, r - whole * scale, k);
+        return;
+      }
+    }
+    this.ascii(numberText(n, path));
+  }
+
   done(): string {
     return this.buf.toString(this.wide ? 'utf8' : 'latin1', 0, this.at);
   }
@@ -108,55 +198,58 @@ class ItemWriter {
   }
 }
 
-const writer = new ItemWriter();
-
-/** `"name":` of the attribute names seen lately (devices repeat them), bounded. */
-const prefixes = new Map<string, string>();
-const MAX_PREFIXES = 4096;
-
-function memberPrefix(name: string): string {
-  let prefix = prefixes.get(name);
-  if (prefix === undefined) {
-    if (prefixes.size >= MAX_PREFIXES) prefixes.clear();
-    prefix = JSON.stringify(name) + ':';
-    prefixes.set(name, prefix);
-  }
-  return prefix;
+/** The decimal digits of `v` (a safe integer, >= 0) at `at`; returns the index after them. */
+function integerDigits(buf: Buffer, at: number, v: number): number {
+  let length = 1;
+  for (let rest = v; rest >= 10; rest = Math.floor(rest / 10)) length++;
+  return paddedDigits(buf, at, v, length);
 }
+
+/** `v` (a safe integer, 0 <= v < 10^width) as exactly `width` digits, leading zeros included. */
+function paddedDigits(buf: Buffer, at: number, v: number, width: number): number {
+  for (let i = at + width - 1; i >= at; i--) {
+    const q = Math.floor(v / 10);
+    buf[i] = 0x30 + (v - q * 10);
+    v = q;
+  }
+  return at + width;
+}
+
+const writer = new ItemWriter();
 
 /** One attribute value in DynamoDB's AttributeValue form, nested maps and lists included. */
 function writeValue(w: ItemWriter, value: AttributeValue, path: string): void {
   switch (typeof value) {
     case 'string':
-      w.ascii('{"S":');
+      w.bytes(STRING);
       w.jsonString(value);
-      return w.ascii('}');
+      return w.bytes(CLOSE);
     case 'number':
-      w.ascii('{"N":"');
-      w.ascii(numberText(value, path));
-      return w.ascii('"}');
+      w.bytes(NUMBER);
+      w.number(value, path);
+      return w.bytes(END_NUMBER);
     case 'boolean':
-      return w.ascii(value ? '{"BOOL":true}' : '{"BOOL":false}');
+      return w.bytes(value ? TRUE : FALSE);
     case 'object': {
-      if (value === null) return w.ascii('{"NULL":true}');
+      if (value === null) return w.bytes(NULL);
       if (Array.isArray(value)) {
-        w.ascii('{"L":[');
+        w.bytes(LIST);
         for (let i = 0; i < value.length; i++) {
-          if (i > 0) w.ascii(',');
+          if (i > 0) w.bytes(COMMA);
           writeValue(w, value[i] as AttributeValue, path);
         }
-        return w.ascii(']}');
+        return w.bytes(END_LIST);
       }
-      w.ascii('{"M":{');
+      w.bytes(MAP);
       let first = true;
       for (const k in value) {
-        if (!first) w.ascii(',');
+        if (!first) w.bytes(COMMA);
         w.jsonString(k);
-        w.ascii(':');
+        w.bytes(COLON);
         writeValue(w, value[k] as AttributeValue, path);
         first = false;
       }
-      return w.ascii('}}');
+      return w.bytes(END_MAP);
     }
     default:
       throw new WireEncodeError(`${path}: ${typeof value} cannot be stored`);
