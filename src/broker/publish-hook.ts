@@ -142,6 +142,7 @@ export function createPublishHook(deps: PublishHookDeps): AuthorizePublish {
   class PendingPublish implements RateWaiter, TicketListener, MessageOrigin {
     // Few fields: thousands of these are held at once under load, each for as long as its store
     // write takes, and what they keep is what the young-generation collections copy.
+    readonly qos: number;
     private readonly holdUntilStored: boolean;
 
     constructor(
@@ -152,6 +153,7 @@ export function createPublishHook(deps: PublishHookDeps): AuthorizePublish {
       private readonly receivedAt: number,
       private readonly decoded: DecodeResult,
     ) {
+      this.qos = packet.qos; // read again at the PUBACK: kept here, beside the other fields used then
       this.holdUntilStored = durable && packet.qos > 0;
       heldDelta++;
       queueFlush();
@@ -161,9 +163,6 @@ export function createPublishHook(deps: PublishHookDeps): AuthorizePublish {
       return this.client.id;
     }
 
-    get qos(): number {
-      return this.packet.qos;
-    }
 
     /** Releases the PUBACK (or closes the connection with `err`), with the held-publish accounting. */
     release(err: Error | null): void {
