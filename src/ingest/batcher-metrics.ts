@@ -11,8 +11,6 @@ export interface QueueState {
   readonly outstandingBytes: number;
   readonly oldestAgeMs: number;
   readonly inflight: number;
-  /** Readings queued since the batcher started (counted in the batcher, handed to prom-client at scrape time). */
-  readonly receivedReadings: number;
 }
 
 export interface BatcherMetrics {
@@ -28,6 +26,8 @@ export interface BatcherMetrics {
   readonly queueCapacityBytes: Gauge;
   readonly queueOldestAgeSeconds: Gauge;
   readonly inflightBatches: Gauge;
+  /** Counts readings queued (iot_ingest_readings_received_total, handed over at scrape time). */
+  countReceived(readings: number): void;
   /** Points the queue gauges at a batcher's state (the last one bound wins). */
   bindQueueState(read: () => QueueState): void;
 }
@@ -35,7 +35,9 @@ export interface BatcherMetrics {
 export function createBatcherMetrics(registry: Registry): BatcherMetrics {
   const registers = [registry];
   let read: (() => QueueState) | undefined;
-  let receivedReported = 0;
+  // Readings queued since the last scrape, by every batcher on this registry: a number added to
+  // per message, handed to prom-client at scrape time (not a prom-client call per message).
+  let receivedPending = 0;
   const gauge = (name: string, help: string, value: (s: QueueState) => number): Gauge =>
     new Gauge({
       name,
@@ -50,14 +52,14 @@ export function createBatcherMetrics(registry: Registry): BatcherMetrics {
       name: 'iot_ingest_readings_received_total',
       help: 'Valid readings decoded from messages and queued for storage.',
       registers,
-      // Counted per message by the batcher as a plain number, not a prom-client call per message.
       collect() {
-        if (!read) return;
-        const total = read().receivedReadings;
-        if (total > receivedReported) this.inc(total - receivedReported);
-        receivedReported = total;
+        if (receivedPending > 0) this.inc(receivedPending);
+        receivedPending = 0;
       },
     }),
+    countReceived: (readings) => {
+      receivedPending += readings;
+    },
     readingsStoredTotal: new Counter({ name: 'iot_ingest_readings_stored_total', help: 'Readings written to DynamoDB (BatchWriteItem acknowledged them).', registers }),
     duplicateReadingsTotal: new Counter({ name: 'iot_ingest_duplicate_readings_total', help: 'Readings merged into another with the same (deviceId, ts) inside one batch; the last one wins.', registers }),
     backpressureWaitsTotal: new Counter({ name: 'iot_ingest_backpressure_waits_total', help: 'Messages that had to wait for queue space (the device was slowed down instead of data dropped).', registers }),
@@ -71,7 +73,6 @@ export function createBatcherMetrics(registry: Registry): BatcherMetrics {
     inflightBatches: gauge('iot_ingest_inflight_batches', 'BatchWriteItem requests in flight (including their retries).', (s) => s.inflight),
     bindQueueState: (r) => {
       read = r;
-      receivedReported = 0;
     },
   };
 }

@@ -70,7 +70,6 @@ export class Batcher {
   private timer: NodeJS.Timeout | undefined;
   private draining = false;
   private closed = false;
-  private receivedReadings = 0;
 
   constructor(
     private readonly options: BatcherOptions,
@@ -130,7 +129,7 @@ export class Batcher {
   }
 
   /** Point-in-time figures for the gauges, read at scrape time. */
-  stats(now = Date.now()): { queuedReadings: number; outstandingReadings: number; outstandingBytes: number; oldestAgeMs: number; inflight: number; waiting: number; concurrencyLimit: number; receivedReadings: number } {
+  stats(now = Date.now()): { queuedReadings: number; outstandingReadings: number; outstandingBytes: number; oldestAgeMs: number; inflight: number; waiting: number; concurrencyLimit: number } {
     let oldest = this.queue[this.head]?.enqueuedAt ?? Infinity;
     for (const b of this.inflightOldest) oldest = Math.min(oldest, b.enqueuedAt);
     return {
@@ -141,7 +140,6 @@ export class Batcher {
       inflight: this.concurrency.active,
       waiting: this.gate.waiting,
       concurrencyLimit: this.concurrency.limit,
-      receivedReadings: this.receivedReadings,
     };
   }
 
@@ -159,7 +157,7 @@ export class Batcher {
     const ticket = new Ticket(origin, readings.length, listener);
     const now = Date.now();
     for (const reading of readings) this.queue.push({ reading, ticket, enqueuedAt: now });
-    this.receivedReadings += readings.length;
+    this.metrics.countReceived(readings.length);
     this.pump();
   }
 

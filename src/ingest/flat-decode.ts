@@ -172,7 +172,15 @@ export function decodeFlatReading(payload: Uint8Array, deviceId: string, receive
   if (count === 0 || sizeBytes > limits.maxItemBytes) return undefined;
   const members = count + (ts === undefined ? 0 : 1);
   let attributes: Record<string, AttributeValue>;
-  if (allKnown && members === shapeLength && shapeTemplate !== undefined) {
+  if (allKnown && members === shapeLength) {
+    // The shape seen again: its template is built once (not for every payload of a fleet whose
+    // device types alternate, where each payload changes the shape).
+    if (shapeTemplate === undefined) {
+      // Names are [A-Za-z0-9_] only (checked while scanning): quoted as they are.
+      let json = '{';
+      for (let k = 0; k < count; k++) json += `${k === 0 ? '' : ','}"${attributeNames[k] as string}":null`;
+      shapeTemplate = JSON.parse(`${json}}`) as Record<string, AttributeValue>;
+    }
     attributes = { ...shapeTemplate };
     for (let k = 0; k < count; k++) attributes[attributeNames[k] as string] = attributeValues[k] as AttributeValue;
   } else {
@@ -186,10 +194,7 @@ export function decodeFlatReading(payload: Uint8Array, deviceId: string, receive
       if (own !== count) return undefined;
       shapeLength = members;
       for (let k = 0; k < shapeLength; k++) shape[k] = names[k] as string;
-      // Names are [A-Za-z0-9_] only (checked while scanning): quoted as they are.
-      let json = '{';
-      for (let k = 0; k < count; k++) json += `${k === 0 ? '' : ','}"${attributeNames[k] as string}":null`;
-      shapeTemplate = JSON.parse(`${json}}`) as Record<string, AttributeValue>;
+      shapeTemplate = undefined;
     }
   }
   let tsMs: number;

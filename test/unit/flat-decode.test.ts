@@ -124,6 +124,12 @@ describe('flat fast path of decoding', () => {
       '{"ts":1732480000127,"a":4,"b":"w","c":true}',
       '{"ts":1732480000128,"b":"v","a":5,"c":false}', // same names, another order
       '{"a":6,"b":"u","c":null}', // no ts: one member fewer at the front
+      // Two device types taking turns, each shape seen again after the other.
+      '{"ts":1732480000129,"x":1,"y":2}',
+      '{"ts":1732480000130,"a":7,"b":"t","c":true}',
+      '{"ts":1732480000131,"x":3,"y":4}',
+      '{"ts":1732480000132,"x":5,"y":"six"}',
+      '{"ts":1732480000133,"x":7,"y":8}',
     ];
     for (const text of sequence) {
       expect(expectSameAsGeneral(Buffer.from(text)), text).toBe('fast');

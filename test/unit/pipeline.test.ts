@@ -152,6 +152,19 @@ describe('Batcher + BatchWriter', () => {
     expect(await metricValue(metrics, 'readingsReceivedTotal')).toBe(5);
   });
 
+  it('counts readings received as they are queued, exact at every scrape', async () => {
+    const { metrics, batcher } = rig({ batchSize: 5, lingerMs: 60_000 });
+    expect(await metricValue(metrics, 'readingsReceivedTotal')).toBe(0);
+    await (await batcher.submit([0, 1, 2, 3, 4].map((i) => reading('a', i)))).stored;
+    expect(await metricValue(metrics, 'readingsReceivedTotal')).toBe(5);
+    expect(await metricValue(metrics, 'readingsReceivedTotal')).toBe(5);
+    const held = await batcher.submit([0, 1, 2].map((i) => reading('b', i))); // queued, lingering
+    expect(await metricValue(metrics, 'readingsReceivedTotal')).toBe(8);
+    await batcher.drain();
+    await held.stored;
+    expect(await metricValue(metrics, 'readingsReceivedTotal')).toBe(8);
+  });
+
   it('sends a partial batch once its oldest reading has lingered', async () => {
     const { store, batcher } = rig({ batchSize: 25, lingerMs: 40 });
     const started = performance.now();
