@@ -151,6 +151,8 @@ export interface TargetRow {
   readonly unit: string;
   readonly target: string;
   readonly met: boolean | null;
+  /** Lowest and highest value over the runs, for a median of several runs. */
+  readonly spread?: readonly [number, number];
 }
 
 /** Every figure of issue #9's table with its target beside it, met or not. */
@@ -176,12 +178,31 @@ export function computeTargets(results: readonly ScenarioResult[], ceiling: Ceil
   ];
 }
 
-export function formatTargets(rows: readonly TargetRow[], ceiling: CeilingFigures | undefined): string {
+/**
+ * Each target's median over several runs (the machine moves every figure by 10-30 % from run to
+ * run), with the lowest and highest value; met or not by the median.
+ */
+export function medianTargets(runs: readonly (readonly TargetRow[])[]): TargetRow[] {
+  const first = runs[0] ?? [];
+  return first.map((row, i) => {
+    const values = runs.map((r) => r[i]?.value).filter((v): v is number => typeof v === 'number').sort((a, b) => a - b);
+    if (values.length === 0) return { ...row, value: null, met: null };
+    const mid = Math.floor(values.length / 2);
+    const median = values.length % 2 === 1 ? (values[mid] as number) : ((values[mid - 1] as number) + (values[mid] as number)) / 2;
+    const [, op, bound] = /^(>=|<=)\s*([\d.]+)/.exec(row.target) ?? [];
+    const met = op === undefined ? null : op === '>=' ? median >= Number(bound) : median <= Number(bound);
+    return { ...row, value: median, met, spread: [values[0] as number, values[values.length - 1] as number] };
+  });
+}
+
+export function formatTargets(rows: readonly TargetRow[], ceiling: CeilingFigures | undefined, title = 'Targets (issue #9):'): string {
   const w = Math.max(...rows.map((r) => r.figure.length));
-  const out = ['Targets (issue #9):'];
+  const out = [title];
+  const show = (v: number, unit: string): string => `${fmt(v, unit === 'x' ? 2 : 1)}${unit === 'x' ? 'x' : ` ${unit}`}`;
   for (const r of rows) {
-    const value = r.value === null ? '-' : `${fmt(r.value, r.unit === 'x' ? 2 : 1)}${r.unit === 'x' ? 'x' : ` ${r.unit}`}`;
-    out.push(`  ${r.figure.padEnd(w)}  ${value.padStart(18)}   target ${r.target.padEnd(8)}  ${r.met === null ? 'not measured' : r.met ? 'met' : 'NOT met'}`);
+    const value = r.value === null ? '-' : show(r.value, r.unit);
+    const spread = r.spread ? `  (${fmt(r.spread[0], r.unit === 'x' ? 2 : 1)}-${show(r.spread[1], r.unit)})` : '';
+    out.push(`  ${r.figure.padEnd(w)}  ${value.padStart(18)}   target ${r.target.padEnd(8)}  ${r.met === null ? 'not measured' : r.met ? 'met' : 'NOT met'}${spread}`);
   }
   if (ceiling) out.push(`  (embedded BatchWrite ceiling: ${fmt(ceiling.stored_per_s)} items/s at concurrency ${ceiling.concurrency}, client ${fmt(ceiling.client_cpu_cores, 2)} cores, store ${fmt(ceiling.store_cpu_cores, 2)} cores (${fmt(ceiling.store_cpu_cores / ceiling.stored_per_s * 1e6, 0)} CPU-s per million items), ${ceiling.failed} failed requests)`);
   return out.join('\n');

@@ -14,7 +14,7 @@ import type { Child } from './children.ts';
 import { request, waitForMessage } from './ipc.ts';
 import type { LoadResult } from './ipc.ts';
 import { cpuSeconds, machineBusySeconds, rssBytes, sampleCpu } from './procfs.ts';
-import { computeRatios, computeTargets, formatTable, formatTargets } from './report.ts';
+import { computeRatios, computeTargets, formatTable, formatTargets, medianTargets } from './report.ts';
 import type { CeilingFigures, ScenarioFigures, ScenarioResult } from './report.ts';
 import { SCENARIOS } from './scenarios.ts';
 import type { Scenario, Target } from './scenarios.ts';
@@ -40,6 +40,9 @@ Options:
   --paced S                 seconds measured in the paced phase (default 4; quick 2)
   --serve-args="..."        extra flags for iot-ingest serve (note the =), e.g.
                             --serve-args="--linger-ms 5 --write-concurrency 32"
+  --repeat N                run everything N times, one run after the other, and end with each
+                            target's median over the runs (with its lowest and highest value):
+                            figures move 10-30 % from run to run on a shared machine (default 1)
   --out FILE                JSON results file (default bench/results/latest.json)
   --auth-storm              run only the authentication reconnect storm (bench/auth-storm.ts):
                             --storm-devices N (default 5000), --storm-concurrency C (default 256)
@@ -57,6 +60,7 @@ interface Options {
   readonly pacedS: number;
   readonly serveArgs: readonly string[];
   readonly out: string;
+  readonly repeat: number;
   readonly ceiling: boolean;
 }
 
@@ -75,6 +79,7 @@ function parseOptions(argv: string[]): Options | undefined {
       paced: { type: 'string' },
       'serve-args': { type: 'string' },
       out: { type: 'string' },
+      repeat: { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -104,6 +109,7 @@ function parseOptions(argv: string[]): Options | undefined {
     pacedS: num(values.paced, quick ? 2 : 4, 'paced', 0.5),
     serveArgs: values['serve-args']?.split(/\s+/).filter(Boolean) ?? [],
     out: values.out ?? join(REPO_ROOT, 'bench', 'results', 'latest.json'),
+    repeat: Math.floor(num(values.repeat, 1, 'repeat', 1)),
   };
 }
 
@@ -346,51 +352,73 @@ async function main(): Promise<number> {
     paced_s: opts.pacedS,
     serve_args: opts.serveArgs,
   };
-  progress('run', `${opts.scenarios.length} scenarios, ${opts.connections} connections x ${opts.window} in flight, ${opts.warmupS} s warm-up + ${opts.durationS} s measured each`);
-  const results: ScenarioResult[] = [];
-  let ceiling: CeilingFigures | undefined;
+  progress('run', `${opts.scenarios.length} scenarios, ${opts.connections} connections x ${opts.window} in flight, ${opts.warmupS} s warm-up + ${opts.durationS} s measured each${opts.repeat > 1 ? `; ${opts.repeat} runs` : ''}`);
+  const runs: RunFigures[] = [];
   try {
-    for (const scenario of opts.scenarios) {
-      const dataDir = join(dataRoot, scenario.name);
-      mkdirSync(dataDir, { recursive: true });
-      progress(scenario.name, 'starting');
-      let target: Target | undefined;
-      try {
-        target = await scenario.start({ dataDir, serveArgs: opts.serveArgs });
-        progress(scenario.name, `ready (server pid ${target.server.pid}, MQTT port ${target.mqttPort})`);
-        const figures = await measure(scenario, target, opts);
-        results.push(figures);
-        process.stdout.write(`${JSON.stringify(figures)}\n`);
-      } catch (err) {
-        const failure = { kind: 'scenario' as const, scenario: scenario.name, ok: false as const, error: (err as Error).message };
-        results.push(failure);
-        process.stdout.write(`${JSON.stringify(failure)}\n`);
-        progress(scenario.name, `FAILED: ${(err as Error).message}`);
-      } finally {
-        progress(scenario.name, 'stopping');
-        await target?.stop();
-        await stopAll(); // anything of this scenario still running
-      }
+    for (let run = 1; run <= opts.repeat; run++) {
+      const label = opts.repeat > 1 ? ` (run ${run} of ${opts.repeat})` : '';
+      const figures = await runOnce(opts, join(dataRoot, `run-${run}`));
+      runs.push(figures);
+      const title =
+        `iot-ingest bench ${meta.revision} · ${meta.date} · node ${meta.node} · ${meta.cpus} x ${meta.cpu_model}${label}\n` +
+        `${opts.connections} connections x ${opts.window} QoS 1 in flight, ${opts.warmupS} s warm-up + ${opts.durationS} s measured; ` +
+        `paced phase ${opts.rate} msg/s; RSS/conn from ${opts.idleConnections} idle connections${opts.quick ? ' (--quick: smoke figures only)' : ''}`;
+      process.stdout.write(`${JSON.stringify({ kind: 'ratios', run, ratios: Object.fromEntries(figures.ratios.map((r) => [r.name, r.value === null ? null : round(r.value, 3)])) })}\n`);
+      process.stdout.write(`${JSON.stringify({ kind: 'targets', run, targets: figures.targets })}\n`);
+      process.stdout.write(`\n${title}\n\n${formatTable(figures.scenarios, figures.ratios)}\n\n${formatTargets(figures.targets, figures.ceiling)}\n`);
     }
-    if (opts.ceiling) ceiling = await measureCeiling(join(dataRoot, CEILING), opts);
   } finally {
     await stopAll();
     rmSync(dataRoot, { recursive: true, force: true });
   }
-
-  const ratios = computeRatios(results);
-  process.stdout.write(`${JSON.stringify({ kind: 'ratios', ratios: Object.fromEntries(ratios.map((r) => [r.name, r.value === null ? null : round(r.value, 3)])) })}\n`);
-  const title =
-    `iot-ingest bench ${meta.revision} · ${meta.date} · node ${meta.node} · ${meta.cpus} x ${meta.cpu_model}\n` +
-    `${opts.connections} connections x ${opts.window} QoS 1 in flight, ${opts.warmupS} s warm-up + ${opts.durationS} s measured; ` +
-    `paced phase ${opts.rate} msg/s; RSS/conn from ${opts.idleConnections} idle connections${opts.quick ? ' (--quick: smoke figures only)' : ''}`;
-  const targets = computeTargets(results, ceiling);
-  process.stdout.write(`${JSON.stringify({ kind: 'targets', targets })}\n`);
-  process.stdout.write(`\n${title}\n\n${formatTable(results, ratios)}\n\n${formatTargets(targets, ceiling)}\n`);
+  const last = runs[runs.length - 1] as RunFigures;
+  const median = runs.length > 1 ? medianTargets(runs.map((r) => r.targets)) : undefined;
+  if (median) {
+    process.stdout.write(`${JSON.stringify({ kind: 'median_targets', runs: runs.length, targets: median })}\n`);
+    process.stdout.write(`\n${formatTargets(median, undefined, `Targets (issue #9), median of ${runs.length} runs (lowest-highest):`)}\n`);
+  }
   mkdirSync(join(opts.out, '..'), { recursive: true });
-  writeFileSync(opts.out, `${JSON.stringify({ meta, scenarios: results, ratios, ceiling, targets }, null, 2)}\n`);
+  // The last run's figures at the top (as for a single run), every run's beside them.
+  writeFileSync(opts.out, `${JSON.stringify({ meta, scenarios: last.scenarios, ratios: last.ratios, ceiling: last.ceiling, targets: last.targets, ...(median ? { runs, median_targets: median } : {}) }, null, 2)}\n`);
   progress('run', `done; JSON written to ${opts.out}`);
-  return results.every((r) => r.ok) ? 0 : 1;
+  return runs.every((r) => r.scenarios.every((x) => x.ok)) ? 0 : 1;
+}
+
+interface RunFigures {
+  readonly scenarios: ScenarioResult[];
+  readonly ratios: ReturnType<typeof computeRatios>;
+  readonly ceiling: CeilingFigures | undefined;
+  readonly targets: ReturnType<typeof computeTargets>;
+}
+
+/** Every selected scenario once, one after the other, then the embedded store's ceiling. */
+async function runOnce(opts: Options, dataRoot: string): Promise<RunFigures> {
+  const results: ScenarioResult[] = [];
+  let ceiling: CeilingFigures | undefined;
+  for (const scenario of opts.scenarios) {
+    const dataDir = join(dataRoot, scenario.name);
+    mkdirSync(dataDir, { recursive: true });
+    progress(scenario.name, 'starting');
+    let target: Target | undefined;
+    try {
+      target = await scenario.start({ dataDir, serveArgs: opts.serveArgs });
+      progress(scenario.name, `ready (server pid ${target.server.pid}, MQTT port ${target.mqttPort})`);
+      const figures = await measure(scenario, target, opts);
+      results.push(figures);
+      process.stdout.write(`${JSON.stringify(figures)}\n`);
+    } catch (err) {
+      const failure = { kind: 'scenario' as const, scenario: scenario.name, ok: false as const, error: (err as Error).message };
+      results.push(failure);
+      process.stdout.write(`${JSON.stringify(failure)}\n`);
+      progress(scenario.name, `FAILED: ${(err as Error).message}`);
+    } finally {
+      progress(scenario.name, 'stopping');
+      await target?.stop();
+      await stopAll(); // anything of this scenario still running
+    }
+  }
+  if (opts.ceiling) ceiling = await measureCeiling(join(dataRoot, CEILING), opts);
+  return { scenarios: results, ratios: computeRatios(results), ceiling, targets: computeTargets(results, ceiling) };
 }
 
 try {
