@@ -62,18 +62,20 @@ export function createThreadedTransport(connection: DynamoConnection, tableName:
     return w;
   };
 
+  const sendBody = (body: string): Promise<BatchOutcome> => {
+    if (closed) return Promise.reject(new StoreError('fatal', 'StoreClosed', 'threaded store is closed', { retriable: false }));
+    worker ??= start();
+    const id = nextId++;
+    const w = worker;
+    return new Promise<BatchOutcome>((resolve, reject) => {
+      pending.set(id, { resolve, reject });
+      w.postMessage({ id, body } satisfies StoreRequest);
+    });
+  };
   return {
     tableName,
-    send(items) {
-      if (closed) return Promise.reject(new StoreError('fatal', 'StoreClosed', 'threaded store is closed', { retriable: false }));
-      worker ??= start();
-      const id = nextId++;
-      const w = worker;
-      return new Promise<BatchOutcome>((resolve, reject) => {
-        pending.set(id, { resolve, reject });
-        w.postMessage({ id, body: batchWriteBody(tableName, items) } satisfies StoreRequest);
-      });
-    },
+    send: (items) => sendBody(batchWriteBody(tableName, items)),
+    sendBody,
     async terminateWorker() {
       await worker?.terminate();
     },

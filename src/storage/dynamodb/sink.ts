@@ -14,7 +14,7 @@ import { readingKey } from '../../ingest/reading.ts';
 import type { Reading } from '../../ingest/reading.ts';
 import type { ReadingSink, RejectedReading, WriteResult } from '../../ingest/sink.ts';
 import type { BatchOutcome, BatchTransport } from './transport.ts';
-import { encodeItem } from './wire.ts';
+import { encodeBatch, encodeItem } from './wire.ts';
 
 export interface DynamoSinkOptions {
   readonly retentionDays: number | undefined;
@@ -40,11 +40,6 @@ function retryReason(err: unknown): RetryReason {
   return err.kind === 'throttled' || err.kind === 'network' ? err.kind : 'server_error';
 }
 
-/** A reading with its item already in wire JSON. */
-interface Encoded {
-  readonly reading: Reading;
-  readonly item: string;
-}
 
 export class DynamoDbSink implements ReadingSink {
   constructor(
@@ -56,16 +51,11 @@ export class DynamoDbSink implements ReadingSink {
 
   async write(readings: readonly Reading[]): Promise<WriteResult> {
     const result: MutableResult = { stored: [], rejected: [], failed: [] };
-    const encoded: Encoded[] = [];
-    for (const reading of readings) {
-      try {
-        encoded.push({ reading, item: encodeItem(reading, this.options.retentionDays) });
-      } catch (err) {
-        // Building the request failed for this item only: it alone is rejected.
-        result.rejected.push({ reading, reason: `cannot be encoded for DynamoDB: ${(err as Error).message}` });
-      }
-    }
-    if (encoded.length > 0) await this.writeUntilDone(encoded, Date.now() + this.options.writeTimeoutMs, result);
+    // The whole request body at once (no string per item); a reading that cannot be encoded is
+    // rejected on its own and the others go.
+    const batch = encodeBatch(this.transport.tableName, readings, this.options.retentionDays);
+    for (const { reading, message } of batch.unencodable) result.rejected.push({ reading, reason: `cannot be encoded for DynamoDB: ${message}` });
+    if (batch.encoded.length > 0) await this.writeUntilDone(batch.encoded, Date.now() + this.options.writeTimeoutMs, result, batch.body);
     return result;
   }
 
@@ -77,7 +67,8 @@ export class DynamoDbSink implements ReadingSink {
     await this.transport.close();
   }
 
-  private async writeUntilDone(readings: readonly Encoded[], deadline: number, result: MutableResult): Promise<void> {
+  /** `body`: the request for all of `readings`, when built already (sent while none of them is stored). */
+  private async writeUntilDone(readings: readonly Reading[], deadline: number, result: MutableResult, body?: string): Promise<void> {
     let pending = readings;
     let attempts = 0;
     try {
@@ -87,7 +78,7 @@ export class DynamoDbSink implements ReadingSink {
           const started = performance.now();
           let out: BatchOutcome;
           try {
-            out = await this.transport.send(pending.map((e) => e.item));
+            out = await this.send(pending, pending === readings ? body : undefined);
           } catch (err) {
             const e = toStoreError(err);
             this.observeFailure(started, e);
@@ -96,14 +87,14 @@ export class DynamoDbSink implements ReadingSink {
           const tookMs = this.observeRequest(started, out.unprocessedKeys.length > 0 ? 'partial' : 'ok', pending.length, out.consumedCapacityUnits);
           if (tookMs > (this.options.slowRequestMs ?? Infinity)) result.pushedBack = true;
           if (out.unprocessedKeys.length === 0) {
-            for (const e of pending) result.stored.push(e.reading);
+            for (const r of pending) result.stored.push(r);
             return;
           }
           const unprocessed = new Set(out.unprocessedKeys);
-          const next: Encoded[] = [];
-          for (const e of pending) {
-            if (unprocessed.has(readingKey(e.reading.deviceId, e.reading.ts))) next.push(e);
-            else result.stored.push(e.reading);
+          const next: Reading[] = [];
+          for (const r of pending) {
+            if (unprocessed.has(readingKey(r.deviceId, r.ts))) next.push(r);
+            else result.stored.push(r);
           }
           this.metrics.unprocessedItemsTotal.inc(next.length);
           pending = next;
@@ -132,10 +123,17 @@ export class DynamoDbSink implements ReadingSink {
     }
   }
 
+  /** One request: the body built already, or (resends, parts of a batch) one from the readings' items. */
+  private send(readings: readonly Reading[], body: string | undefined): Promise<BatchOutcome> {
+    const t = this.transport;
+    if (body !== undefined && t.sendBody) return t.sendBody(body);
+    return t.send(readings.map((r) => encodeItem(r, this.options.retentionDays)));
+  }
+
   /** A ValidationException names no item: split until the bad reading stands alone. */
-  private async narrowDown(pending: readonly Encoded[], deadline: number, result: MutableResult, err: Error): Promise<void> {
+  private async narrowDown(pending: readonly Reading[], deadline: number, result: MutableResult, err: Error): Promise<void> {
     if (pending.length === 1) {
-      result.rejected.push({ reading: (pending[0] as Encoded).reading, reason: err.message });
+      result.rejected.push({ reading: pending[0] as Reading, reason: err.message });
       return;
     }
     const half = Math.ceil(pending.length / 2);
@@ -145,10 +143,10 @@ export class DynamoDbSink implements ReadingSink {
     ]);
   }
 
-  private fail(result: MutableResult, readings: readonly Encoded[], err: unknown): void {
+  private fail(result: MutableResult, readings: readonly Reading[], err: unknown): void {
     // One line per failed batch (not per reading): at most writeConcurrency per retry budget.
     this.log?.error({ err, readings: readings.length, table: this.transport.tableName }, 'batch not stored (durable acks: not acknowledged, devices resend; received acks: these readings are lost)');
-    for (const e of readings) result.failed.push(e.reading);
+    for (const r of readings) result.failed.push(r);
     result.failure ??= err instanceof Error ? err : new Error(String(err));
   }
 

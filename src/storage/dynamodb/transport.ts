@@ -18,6 +18,8 @@ export interface BatchTransport {
   readonly tableName: string;
   /** One BatchWriteItem request with these items (wire JSON, see wire.ts); throws StoreError. */
   send(items: readonly string[]): Promise<BatchOutcome>;
+  /** The same for a request body built already (`encodeBatch`), when the transport takes one. */
+  sendBody?(body: string): Promise<BatchOutcome>;
   close(): Promise<void>;
 }
 

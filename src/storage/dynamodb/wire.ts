@@ -41,6 +41,57 @@ export function encodeItem(reading: Reading, retentionDays: number | undefined):
   // Written into one reused byte buffer and read out as one string: no tree of partial strings.
   const w = writer;
   w.reset();
+  writeItem(w, reading, retentionDays);
+  return w.done();
+}
+
+export interface EncodedBatch {
+  /** The BatchWriteItem body for the readings that could be encoded (undefined when none could). */
+  readonly body: string | undefined;
+  /** Those readings, in order. */
+  readonly encoded: Reading[];
+  /** The readings that cannot be encoded, each with why. */
+  readonly unencodable: { readonly reading: Reading; readonly message: string }[];
+}
+
+const PUT_FIRST = ascii('{"PutRequest":{"Item":');
+const PUT_NEXT = ascii(',{"PutRequest":{"Item":');
+const PUT_END = ascii('}}');
+const BODY_END = ascii(']},"ReturnConsumedCapacity":"TOTAL"}');
+
+/**
+ * The whole BatchWriteItem body of a batch, written into the one reused buffer and read out as one
+ * string: the same text as `batchWriteBody(tableName, readings.map(encodeItem))` without a string
+ * per item (test/wire.test.ts checks it). A reading that cannot be encoded is left out and named.
+ */
+export function encodeBatch(tableName: string, readings: readonly Reading[], retentionDays: number | undefined): EncodedBatch {
+  const w = writer;
+  w.reset();
+  w.ascii('{"RequestItems":{');
+  w.jsonString(tableName);
+  w.ascii(':[');
+  const encoded: Reading[] = [];
+  const unencodable: { reading: Reading; message: string }[] = [];
+  for (const reading of readings) {
+    const start = w.length;
+    const wide = w.hasWide;
+    w.bytes(encoded.length === 0 ? PUT_FIRST : PUT_NEXT);
+    try {
+      writeItem(w, reading, retentionDays);
+    } catch (err) {
+      // This reading alone (whatever the error): left out, the others go.
+      w.rewind(start, wide);
+      unencodable.push({ reading, message: (err as Error).message });
+      continue;
+    }
+    w.bytes(PUT_END);
+    encoded.push(reading);
+  }
+  w.bytes(BODY_END);
+  return { body: encoded.length > 0 ? w.done() : undefined, encoded, unencodable };
+}
+
+function writeItem(w: ItemWriter, reading: Reading, retentionDays: number | undefined): void {
   w.bytes(OPEN);
   const attributes = reading.attributes;
   for (const name in attributes) {
@@ -60,7 +111,6 @@ export function encodeItem(reading: Reading, retentionDays: number | undefined):
   }
   w.bytes(END_NUMBER);
   w.bytes(CLOSE);
-  return w.done();
 }
 
 /** `"name":` as bytes, for the attribute names seen lately (devices repeat them), bounded. */
@@ -82,6 +132,22 @@ class ItemWriter {
   reset(): void {
     this.at = 0;
     this.wide = false;
+  }
+
+  /** Bytes written so far. */
+  get length(): number {
+    return this.at;
+  }
+
+  /** Whether bytes from 0x80 up were written so far. */
+  get hasWide(): boolean {
+    return this.wide;
+  }
+
+  /** Drops what was written after `length` was `at` (a value that could not be encoded). */
+  rewind(at: number, wide: boolean): void {
+    this.at = at;
+    this.wide = wide;
   }
 
   /** Bytes as they are (fixed pieces are ASCII). */
