@@ -54,10 +54,15 @@ export interface EncodedBatch {
   readonly unencodable: { readonly reading: Reading; readonly message: string }[];
 }
 
-const PUT_FIRST = ascii('{"PutRequest":{"Item":');
-const PUT_NEXT = ascii(',{"PutRequest":{"Item":');
-const PUT_END = ascii('}}');
-const BODY_END = ascii(']},"ReturnConsumedCapacity":"TOTAL"}');
+/** BatchWriteItem's body around its items, for `encodeBatch` (as bytes) and `batchWriteBody`. */
+const BODY_START = '{"RequestItems":{';
+const PUT = '{"PutRequest":{"Item":';
+const PUT_CLOSE = '}}';
+const BODY_CLOSE = ']},"ReturnConsumedCapacity":"TOTAL"}';
+const PUT_FIRST = ascii(PUT);
+const PUT_NEXT = ascii(`,${PUT}`);
+const PUT_END = ascii(PUT_CLOSE);
+const BODY_END = ascii(BODY_CLOSE);
 
 /**
  * The whole BatchWriteItem body of a batch, written into the one reused buffer and read out as one
@@ -67,7 +72,7 @@ const BODY_END = ascii(']},"ReturnConsumedCapacity":"TOTAL"}');
 export function encodeBatch(tableName: string, readings: readonly Reading[], retentionDays: number | undefined): EncodedBatch {
   const w = writer;
   w.reset();
-  w.ascii('{"RequestItems":{');
+  w.ascii(BODY_START);
   w.jsonString(tableName);
   w.ascii(':[');
   const encoded: Reading[] = [];
@@ -332,7 +337,7 @@ function numberText(n: number, path: string): string {
 
 /** BatchWriteItem's body for one table, around already encoded items. */
 export function batchWriteBody(tableName: string, items: readonly string[]): string {
-  let out = '{"RequestItems":{' + JSON.stringify(tableName) + ':[';
-  for (let i = 0; i < items.length; i++) out += (i === 0 ? '{"PutRequest":{"Item":' : ',{"PutRequest":{"Item":') + items[i] + '}}';
-  return out + ']},"ReturnConsumedCapacity":"TOTAL"}';
+  let out = BODY_START + JSON.stringify(tableName) + ':[';
+  for (let i = 0; i < items.length; i++) out += (i === 0 ? PUT : `,${PUT}`) + items[i] + PUT_CLOSE;
+  return out + BODY_CLOSE;
 }
