@@ -51,7 +51,7 @@ try {
     while (running) {
       const body = bodies[next++ % BODIES] as string;
       try {
-        const out = await transport.sendBody(body);
+        const out = await transport.send(body);
         stored += 25 - out.unprocessedKeys.length;
       } catch {
         failed++;

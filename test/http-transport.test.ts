@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Reading } from '../src/ingest/reading.ts';
 import { LOCAL_CREDENTIALS } from '../src/storage/client.ts';
 import { createHttpTransport } from '../src/storage/dynamodb/http-transport.ts';
-import { encodeItem } from '../src/storage/dynamodb/wire.ts';
+import { batchWriteBody, encodeItem } from '../src/storage/dynamodb/wire.ts';
 
 interface Seen {
   readonly method: string;
@@ -43,7 +43,7 @@ describe('signed BatchWriteItem request', () => {
   it('carries the signature the SDK signer computes, and the SDK client\'s target, path and body', async () => {
     const readings: Reading[] = [1, 2].map((n) => ({ deviceId: `sig-${n}`, ts: 1_732_480_000_000 + n, receivedAt: 1_732_480_000_100, sizeBytes: 1, attributes: { v: n, s: 'x y', u: 'température ✓ 温度', m: { l: [true, null] } } }));
     const transport = await createHttpTransport({ endpoint, region: 'eu-west-1' }, 'telemetry');
-    await transport.send(readings.map((r) => encodeItem(r, undefined)));
+    await transport.send(batchWriteBody('telemetry', readings.map((r) => encodeItem(r, undefined))));
     await transport.close();
     const mine = seen.shift() as Seen;
 

@@ -6,7 +6,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import type { DynamoConnection } from './client.ts';
 import { toWire } from './errors.ts';
 import { createHttpTransport } from './dynamodb/http-transport.ts';
-import type { HttpTransport } from './dynamodb/http-transport.ts';
+import type { BatchTransport } from './dynamodb/transport.ts';
 import type { StoreReply, StoreRequest } from './worker-store.ts';
 
 const { connection, tableName, env } = workerData as { connection: DynamoConnection; tableName: string; env: NodeJS.ProcessEnv };
@@ -14,11 +14,11 @@ const port = parentPort;
 if (!port) throw new Error('store-worker.ts runs only as a worker thread');
 const transport = createHttpTransport(connection, tableName, env);
 // Once the transport is up, requests go to it directly (no promise hop through `transport` each time).
-let ready: HttpTransport | undefined;
+let ready: BatchTransport | undefined;
 void transport.then((t) => (ready = t), () => undefined);
 
 port.on('message', (request: StoreRequest) => {
-  (ready ? ready.sendBody(request.body) : transport.then((t) => t.sendBody(request.body))).then(
+  (ready ? ready.send(request.body) : transport.then((t) => t.send(request.body))).then(
     (outcome) => port.postMessage({ id: request.id, outcome } satisfies StoreReply),
     (err: unknown) => port.postMessage({ id: request.id, error: toWire(err) } satisfies StoreReply),
   );

@@ -74,8 +74,7 @@ export function createThreadedTransport(connection: DynamoConnection, tableName:
   };
   return {
     tableName,
-    send: (items) => sendBody(batchWriteBody(tableName, items)),
-    sendBody,
+    send: sendBody,
     async terminateWorker() {
       await worker?.terminate();
     },
@@ -99,7 +98,7 @@ export function createThreadedTelemetryStore(connection: DynamoConnection, table
   return {
     tableName,
     async writeBatch(items: readonly TelemetryItem[]): Promise<BatchWriteOutcome> {
-      const out = await transport.send(items.map((i) => JSON.stringify(marshall(i, { removeUndefinedValues: true }))));
+      const out = await transport.send(batchWriteBody(tableName, items.map((i) => JSON.stringify(marshall(i, { removeUndefinedValues: true })))));
       const keys = new Set(out.unprocessedKeys);
       return { unprocessed: items.filter((i) => keys.has(readingKey(String(i.deviceId), Number(i.ts)))), consumedCapacityUnits: out.consumedCapacityUnits };
     },

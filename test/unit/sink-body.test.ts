@@ -1,5 +1,5 @@
-// The DynamoDB sink sends a batch as one request body built at once (encodeBatch), and resends
-// parts of it (UnprocessedItems, a network error after part was stored) from the readings' items.
+// The DynamoDB sink sends a batch as one request body built at once (encodeBatch), resends that body
+// when nothing of the batch was stored, and builds a new one for a part of it (UnprocessedItems).
 import { describe, expect, it } from 'vitest';
 import type { Reading } from '../../src/ingest/reading.ts';
 import { createMetrics } from '../../src/metrics/registry.ts';
@@ -16,25 +16,18 @@ function reading(deviceId: string, ts: number, attributes: Reading['attributes']
   return { deviceId, ts: T0 + ts, receivedAt: T0 + ts + 1, attributes, sizeBytes: 100 };
 }
 
-/** A transport that records what it is asked to send and answers from a script. */
-function scripted(answers: ((count: number) => BatchOutcome | Error)[]): BatchTransport & { readonly calls: { kind: 'body' | 'items'; text: string; count: number }[] } {
-  const calls: { kind: 'body' | 'items'; text: string; count: number }[] = [];
-  const answer = (count: number): Promise<BatchOutcome> => {
-    const next = answers.shift() ?? (() => ({ unprocessedKeys: [], consumedCapacityUnits: count }));
-    const out = next(count);
-    return out instanceof Error ? Promise.reject(out) : Promise.resolve(out);
-  };
+/** A transport that records the bodies it is asked to send and answers from a script. */
+function scripted(answers: ((count: number) => BatchOutcome | Error)[]): BatchTransport & { readonly calls: { text: string; count: number }[] } {
+  const calls: { text: string; count: number }[] = [];
   return {
     tableName: TABLE,
     calls,
-    send(items) {
-      calls.push({ kind: 'items', text: batchWriteBody(TABLE, items), count: items.length });
-      return answer(items.length);
-    },
-    sendBody(body) {
+    send(body) {
       const count = (JSON.parse(body) as { RequestItems: Record<string, unknown[]> }).RequestItems[TABLE]?.length ?? 0;
-      calls.push({ kind: 'body', text: body, count });
-      return answer(count);
+      calls.push({ text: body, count });
+      const next = answers.shift() ?? (() => ({ unprocessedKeys: [], consumedCapacityUnits: count }));
+      const out = next(count);
+      return out instanceof Error ? Promise.reject(out) : Promise.resolve(out);
     },
     close: async () => undefined,
   };
@@ -58,12 +51,12 @@ describe('DynamoDB sink: one body per batch', () => {
     expect(encodeBatch(TABLE, [reading('x', 1, { bad: Number.NaN })], undefined).body).toBeUndefined();
   });
 
-  it('sends the batch body first, and resends only the unprocessed readings, from their items', async () => {
+  it('sends the batch body first, and resends only the unprocessed readings, in a body of their own', async () => {
     const readings = [reading('a', 1), reading('b', 2), reading('c', 3)];
     const transport = scripted([() => ({ unprocessedKeys: [readingKey('b', T0 + 2)], consumedCapacityUnits: 2 })]);
     const result = await sink(transport, 30).write(readings);
     expect(result.stored.map((r) => r.deviceId).sort()).toEqual(['a', 'b', 'c']);
-    expect(transport.calls.map((c) => [c.kind, c.count])).toEqual([['body', 3], ['items', 1]]);
+    expect(transport.calls.map((c) => c.count)).toEqual([3, 1]);
     expect(transport.calls[0]?.text).toBe(batchWriteBody(TABLE, readings.map((r) => encodeItem(r, 30))));
     expect(transport.calls[1]?.text).toBe(batchWriteBody(TABLE, [encodeItem(readings[1] as Reading, 30)]));
   });
@@ -73,16 +66,16 @@ describe('DynamoDB sink: one body per batch', () => {
     const transport = scripted([() => new StoreError('network', 'ECONNRESET', 'socket hang up')]);
     const result = await sink(transport).write(readings);
     expect(result.stored).toHaveLength(2);
-    expect(transport.calls.map((c) => c.kind)).toEqual(['body', 'body']);
+    expect(transport.calls.map((c) => c.count)).toEqual([2, 2]);
     expect(transport.calls[1]?.text).toBe(transport.calls[0]?.text);
   });
 
-  it('sends items when the transport takes no body', async () => {
+  it('rejects a reading that cannot be encoded on its own and sends the others', async () => {
     const transport = scripted([]);
-    const itemsOnly: BatchTransport = { tableName: TABLE, send: (items) => transport.send(items), close: async () => undefined };
-    const result = await sink(itemsOnly).write([reading('a', 1), reading('b', 2, { bad: Number.NaN })]);
+    const result = await sink(transport).write([reading('a', 1), reading('b', 2, { bad: Number.NaN })]);
     expect(result.stored).toHaveLength(1);
     expect(result.rejected.map((r) => r.reason)).toEqual(['cannot be encoded for DynamoDB: bad: NaN cannot be stored']);
-    expect(transport.calls.map((c) => [c.kind, c.count])).toEqual([['items', 1]]);
+    expect(transport.calls.map((c) => c.count)).toEqual([1]);
+    expect(transport.calls[0]?.text).toBe(batchWriteBody(TABLE, [encodeItem(reading('a', 1), undefined)]));
   });
 });

@@ -15,7 +15,6 @@ import { LOCAL_CREDENTIALS } from '../client.ts';
 import { StoreError, toStoreError } from '../errors.ts';
 import type { BatchOutcome, BatchTransport } from './transport.ts';
 import { parseBatchWriteResponse } from './transport.ts';
-import { batchWriteBody } from './wire.ts';
 
 const TARGET = 'DynamoDB_20120810.BatchWriteItem';
 
@@ -74,12 +73,7 @@ export async function createRequestSigner(conn: DynamoConnection, env: NodeJS.Pr
   };
 }
 
-export interface HttpTransport extends BatchTransport {
-  /** Signs and posts a BatchWriteItem body built elsewhere (the worker thread gets bodies, not items). */
-  sendBody(body: string): Promise<BatchOutcome>;
-}
-
-export async function createHttpTransport(conn: DynamoConnection, tableName: string, env: NodeJS.ProcessEnv = {}): Promise<HttpTransport> {
+export async function createHttpTransport(conn: DynamoConnection, tableName: string, env: NodeJS.ProcessEnv = {}): Promise<BatchTransport> {
   const signer = await createRequestSigner(conn, env);
   const https = signer.url.protocol === 'https:';
   const maxSockets = conn.maxSockets ?? 64;
@@ -96,8 +90,7 @@ export async function createHttpTransport(conn: DynamoConnection, tableName: str
   };
   return {
     tableName,
-    sendBody,
-    send: (items) => sendBody(batchWriteBody(tableName, items)),
+    send: sendBody,
     async close() {
       agent.destroy();
     },

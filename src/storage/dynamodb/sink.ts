@@ -14,7 +14,7 @@ import { readingKey } from '../../ingest/reading.ts';
 import type { Reading } from '../../ingest/reading.ts';
 import type { ReadingSink, RejectedReading, WriteResult } from '../../ingest/sink.ts';
 import type { BatchOutcome, BatchTransport } from './transport.ts';
-import { encodeBatch, encodeItem } from './wire.ts';
+import { encodeBatch } from './wire.ts';
 
 export interface DynamoSinkOptions {
   readonly retentionDays: number | undefined;
@@ -78,7 +78,7 @@ export class DynamoDbSink implements ReadingSink {
           const started = performance.now();
           let out: BatchOutcome;
           try {
-            out = await this.send(pending, pending === readings ? body : undefined);
+            out = await this.transport.send(pending === readings && body !== undefined ? body : this.bodyOf(pending));
           } catch (err) {
             const e = toStoreError(err);
             this.observeFailure(started, e);
@@ -123,11 +123,9 @@ export class DynamoDbSink implements ReadingSink {
     }
   }
 
-  /** One request: the body built already, or (resends, parts of a batch) one from the readings' items. */
-  private send(readings: readonly Reading[], body: string | undefined): Promise<BatchOutcome> {
-    const t = this.transport;
-    if (body !== undefined && t.sendBody) return t.sendBody(body);
-    return t.send(readings.map((r) => encodeItem(r, this.options.retentionDays)));
+  /** The request for part of a batch (a resend): its readings were all encoded once already. */
+  private bodyOf(readings: readonly Reading[]): string {
+    return encodeBatch(this.transport.tableName, readings, this.options.retentionDays).body as string;
   }
 
   /** A ValidationException names no item: split until the bad reading stands alone. */

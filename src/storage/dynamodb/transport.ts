@@ -16,10 +16,8 @@ export interface BatchOutcome {
 
 export interface BatchTransport {
   readonly tableName: string;
-  /** One BatchWriteItem request with these items (wire JSON, see wire.ts); throws StoreError. */
-  send(items: readonly string[]): Promise<BatchOutcome>;
-  /** The same for a request body built already (`encodeBatch`), when the transport takes one. */
-  sendBody?(body: string): Promise<BatchOutcome>;
+  /** One BatchWriteItem request, its body in wire JSON (`encodeBatch`, `batchWriteBody`; wire.ts); throws StoreError. */
+  send(body: string): Promise<BatchOutcome>;
   close(): Promise<void>;
 }
 
@@ -48,8 +46,9 @@ export function parseBatchWriteResponse(body: string, tableName: string): BatchO
 export function transportFromStore(store: TelemetryStore, close: () => Promise<void> = async () => undefined): BatchTransport {
   return {
     tableName: store.tableName,
-    async send(items) {
-      const natives = items.map((json) => unmarshall(JSON.parse(json) as Parameters<typeof unmarshall>[0]) as TelemetryItem);
+    async send(body) {
+      const requests = (JSON.parse(body) as { RequestItems: Record<string, { PutRequest: { Item: Parameters<typeof unmarshall>[0] } }[]> }).RequestItems[store.tableName] ?? [];
+      const natives = requests.map((r) => unmarshall(r.PutRequest.Item) as TelemetryItem);
       try {
         const out = await store.writeBatch(natives);
         return {
