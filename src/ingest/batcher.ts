@@ -238,24 +238,25 @@ export class Batcher {
     const m = this.metrics;
     let entries = 0;
     let bytes = 0;
+    // Every entry settled gives its room in the queue back.
+    const leave = (e: Entry): void => {
+      entries++;
+      bytes += e.reading.sizeBytes;
+    };
+    const stored = (e: Entry): void => {
+      e.ticket.markStored();
+      leave(e);
+    };
     for (let i = 0; i < result.stored.length; i++) {
       const r = result.stored[i] as Reading;
       observeFast(m.receiveToStoreSeconds, (now - r.receivedAt) / 1000);
       observeFast(m.deviceToStoreSeconds, Math.max(0, now - r.ts) / 1000);
       const item = itemOf(r, i);
-      if (batch.merged === undefined) {
-        const e = batch.items[item];
-        if (e === undefined) continue;
-        e.ticket.markStored();
-        entries++;
-        bytes += e.reading.sizeBytes;
-        continue;
-      }
-      for (const e of entriesOf(batch, item)) {
-        e.ticket.markStored();
-        entries++;
-        bytes += e.reading.sizeBytes;
-      }
+      // The entries the item superseded (oldest first), then its own: as entriesOf, without an
+      // array per reading on this path.
+      if (batch.merged !== undefined) for (const d of batch.merged) if (d.item === item) stored(d.entry);
+      const own = batch.items[item];
+      if (own !== undefined) stored(own);
     }
     m.readingsStoredTotal.inc(result.stored.length);
     for (const { reading, reason } of result.rejected) {
@@ -267,16 +268,12 @@ export class Batcher {
         .finally(() => {
           for (const e of slot) e.ticket.markRejected();
         });
-      for (const e of slot) {
-        entries++;
-        bytes += e.reading.sizeBytes;
-      }
+      for (const e of slot) leave(e);
     }
     for (const r of result.failed) {
       for (const e of entriesOf(batch, itemOf(r, -1))) {
         e.ticket.markFailed(result.failure);
-        entries++;
-        bytes += e.reading.sizeBytes;
+        leave(e);
       }
     }
     this.gate.release(entries, bytes);
