@@ -171,7 +171,7 @@ export function decodeFlatReading(payload: Uint8Array, deviceId: string, receive
   }
   if (count === 0 || sizeBytes > limits.maxItemBytes) return undefined;
   const members = count + (ts === undefined ? 0 : 1);
-  let attributes: Record<string, AttributeValue>;
+  let template: Record<string, AttributeValue> | undefined;
   if (allKnown && members === shapeLength) {
     // The shape seen again: its template is built once (not for every payload of a fleet whose
     // device types alternate, where each payload changes the shape).
@@ -181,21 +181,19 @@ export function decodeFlatReading(payload: Uint8Array, deviceId: string, receive
       for (let k = 0; k < count; k++) json += `${k === 0 ? '' : ','}"${attributeNames[k] as string}":null`;
       shapeTemplate = JSON.parse(`${json}}`) as Record<string, AttributeValue>;
     }
-    attributes = { ...shapeTemplate };
-    for (let k = 0; k < count; k++) attributes[attributeNames[k] as string] = attributeValues[k] as AttributeValue;
-  } else {
-    attributes = {};
-    for (let k = 0; k < count; k++) attributes[attributeNames[k] as string] = attributeValues[k] as AttributeValue;
-    if (!allKnown) {
-      // A new name may repeat another (JSON.parse keeps the last: the general path decides);
-      // otherwise this payload's names become the shape to compare with.
-      let own = 0;
-      for (const key in attributes) if (Object.hasOwn(attributes, key)) own++;
-      if (own !== count) return undefined;
-      shapeLength = members;
-      for (let k = 0; k < shapeLength; k++) shape[k] = names[k] as string;
-      shapeTemplate = undefined;
-    }
+    template = shapeTemplate;
+  }
+  const attributes: Record<string, AttributeValue> = template === undefined ? {} : { ...template };
+  for (let k = 0; k < count; k++) attributes[attributeNames[k] as string] = attributeValues[k] as AttributeValue;
+  if (!allKnown) {
+    // A new name may repeat another (JSON.parse keeps the last: the general path decides);
+    // otherwise this payload's names become the shape to compare with.
+    let own = 0;
+    for (const key in attributes) if (Object.hasOwn(attributes, key)) own++;
+    if (own !== count) return undefined;
+    shapeLength = members;
+    for (let k = 0; k < shapeLength; k++) shape[k] = names[k] as string;
+    shapeTemplate = undefined;
   }
   let tsMs: number;
   try {
