@@ -8,6 +8,12 @@
 // it. So the fast path never refuses and never accepts what the general one would not:
 // test/unit/flat-decode.test.ts checks that it returns either undefined or exactly the general
 // decoder's reading over generated payloads.
+//
+// A payload of a shape seen just before (the same names in the same order, as a device sends them
+// message after message) becomes a FlatReading: no attribute object and no value strings are made;
+// the reading keeps the payload's text, whose values the store's encoder copies as they stand
+// (src/storage/dynamodb/wire.ts), and its attributes are parsed from that text only if something
+// asks for them (the live tail, presence, a file sink).
 import type { DecodeLimits } from './decode.ts';
 import type { AttributeValue, Reading } from './reading.ts';
 import { FLAG_BYTES, Invalid, NUMBER_BYTES, PROTO, RESERVED_ATTRIBUTES, SERVER_ATTRIBUTES_BYTES, decodeTs } from './reading-rules.ts';
@@ -49,9 +55,16 @@ let shapeLength = 0;
 /** This payload's member names, in order. */
 const names: string[] = [];
 let allKnown = true;
-/** This payload's attribute names (its members but ts) and values, in order. */
+/**
+ * This payload's attribute names (its members but ts) and where their values stand, in order: the
+ * values become strings and numbers only when the reading is built as an object.
+ */
 const attributeNames: string[] = [];
-const attributeValues: AttributeValue[] = [];
+const enum Kind { Number, String, True, False, Null }
+const valueKinds = new Uint8Array(MAX_MEMBERS);
+const valueStarts = new Int32Array(MAX_MEMBERS);
+const valueEnds = new Int32Array(MAX_MEMBERS);
+const numberValues = new Float64Array(MAX_MEMBERS);
 /**
  * An object with the attribute names of `shape`, in order, all in the object itself: a reading of
  * that shape is a copy of it with its values set. Built by JSON.parse, which sizes an object to its
@@ -112,13 +125,13 @@ export function decodeFlatReading(payload: Uint8Array, deviceId: string, receive
     i = skipWs(b, j + 1, n);
     if (b.charCodeAt(i) !== Ch.Colon) return undefined;
     i = skipWs(b, i + 1, n);
-    // value
+    // value: where it stands and what it is; a string or number of it is made only if needed.
     const c = b.charCodeAt(i);
-    let value: AttributeValue;
+    const valueStart = i;
+    let kind: Kind;
     let valueBytes: number;
     if (c === Ch.Quote) {
-      const start = i + 1;
-      j = start;
+      j = i + 1;
       // Printable ASCII without escapes: the bytes are the string.
       for (;;) {
         const d = b.charCodeAt(j);
@@ -126,24 +139,24 @@ export function decodeFlatReading(payload: Uint8Array, deviceId: string, receive
         if (d === Ch.Quote) break;
         j++;
       }
-      value = own(bytes, b, start, j);
-      valueBytes = j - start;
+      kind = Kind.String;
+      valueBytes = j - i - 1;
       i = j + 1;
     } else if (c === Ch.Minus || isDigit(c)) {
       i = scanNumber(b, i, n);
       if (i < 0) return undefined;
-      value = numberValue;
+      kind = Kind.Number;
       valueBytes = NUMBER_BYTES;
     } else if (c === 0x74 && b.charCodeAt(i + 1) === 0x72 && b.charCodeAt(i + 2) === 0x75 && b.charCodeAt(i + 3) === 0x65) {
-      value = true;
+      kind = Kind.True;
       valueBytes = FLAG_BYTES;
       i += 4;
     } else if (c === 0x66 && b.charCodeAt(i + 1) === 0x61 && b.charCodeAt(i + 2) === 0x6c && b.charCodeAt(i + 3) === 0x73 && b.charCodeAt(i + 4) === 0x65) {
-      value = false;
+      kind = Kind.False;
       valueBytes = FLAG_BYTES;
       i += 5;
     } else if (c === 0x6e && b.charCodeAt(i + 1) === 0x75 && b.charCodeAt(i + 2) === 0x6c && b.charCodeAt(i + 3) === 0x6c) {
-      value = null;
+      kind = Kind.Null;
       valueBytes = FLAG_BYTES;
       i += 4;
     } else {
@@ -151,12 +164,16 @@ export function decodeFlatReading(payload: Uint8Array, deviceId: string, receive
     }
     if (name === 'ts') {
       if (ts !== undefined) return undefined; // a second ts: the general path keeps the last
-      if (typeof value !== 'string' && !(typeof value === 'number' && numberIsInteger)) return undefined;
-      ts = value;
+      if (kind === Kind.String) ts = b.slice(valueStart + 1, i - 1);
+      else if (kind === Kind.Number && numberIsInteger) ts = numberValue;
+      else return undefined;
     } else {
       if (count >= limits.maxAttributesPerReading) return undefined;
       attributeNames[count] = name;
-      attributeValues[count] = value;
+      valueKinds[count] = kind;
+      valueStarts[count] = valueStart;
+      valueEnds[count] = i;
+      numberValues[count] = numberValue;
       count++;
       sizeBytes += name.length + valueBytes;
     }
@@ -170,11 +187,21 @@ export function decodeFlatReading(payload: Uint8Array, deviceId: string, receive
     break;
   }
   if (count === 0 || sizeBytes > limits.maxItemBytes) return undefined;
+  let tsMs: number;
+  try {
+    tsMs = decodeTs(ts, receivedAt, limits.maxFutureSkewMs);
+  } catch (err) {
+    if (err instanceof Invalid) return undefined;
+    throw err;
+  }
   const members = count + (ts === undefined ? 0 : 1);
+  // The shape seen again (so no name repeats another) and a text no longer than the size the queue
+  // counts for the reading (no padding kept alive): the reading is its text.
+  if (allKnown && members === shapeLength && n <= sizeBytes) return new FlatReading(deviceId, tsMs, receivedAt, sizeBytes, b);
   let template: Record<string, AttributeValue> | undefined;
   if (allKnown && members === shapeLength) {
-    // The shape seen again: its template is built once (not for every payload of a fleet whose
-    // device types alternate, where each payload changes the shape).
+    // Built once for a shape seen again (not for every payload of a fleet whose device types
+    // alternate, where each payload changes the shape).
     if (shapeTemplate === undefined) {
       // Names are [A-Za-z0-9_] only (checked while scanning): quoted as they are.
       let json = '{';
@@ -184,7 +211,7 @@ export function decodeFlatReading(payload: Uint8Array, deviceId: string, receive
     template = shapeTemplate;
   }
   const attributes: Record<string, AttributeValue> = template === undefined ? {} : { ...template };
-  for (let k = 0; k < count; k++) attributes[attributeNames[k] as string] = attributeValues[k] as AttributeValue;
+  for (let k = 0; k < count; k++) attributes[attributeNames[k] as string] = valueAt(bytes, b, k);
   if (!allKnown) {
     // A new name may repeat another (JSON.parse keeps the last: the general path decides);
     // otherwise this payload's names become the shape to compare with.
@@ -195,14 +222,50 @@ export function decodeFlatReading(payload: Uint8Array, deviceId: string, receive
     for (let k = 0; k < shapeLength; k++) shape[k] = names[k] as string;
     shapeTemplate = undefined;
   }
-  let tsMs: number;
-  try {
-    tsMs = decodeTs(ts, receivedAt, limits.maxFutureSkewMs);
-  } catch (err) {
-    if (err instanceof Invalid) return undefined;
-    throw err;
-  }
   return { deviceId, ts: tsMs, receivedAt, attributes, sizeBytes };
+}
+
+/** The value of attribute k of the payload just scanned. */
+function valueAt(bytes: Buffer, b: string, k: number): AttributeValue {
+  switch (valueKinds[k] as Kind) {
+    case Kind.Number:
+      return numberValues[k] as number;
+    case Kind.String:
+      return own(bytes, b, (valueStarts[k] as number) + 1, (valueEnds[k] as number) - 1);
+    case Kind.True:
+      return true;
+    case Kind.False:
+      return false;
+    default:
+      return null;
+  }
+}
+
+/**
+ * A reading decoded by the fast path from a payload of a known shape: the payload's text stands in
+ * for its attributes. That text is one flat JSON object of [A-Za-z0-9_] names, printable-ASCII
+ * strings without escapes, numbers of at most 15 digits without exponent, booleans and nulls, no
+ * name twice; the store's encoder copies its values as they stand. The attributes are parsed from it
+ * the first time they are asked for.
+ */
+export class FlatReading implements Reading {
+  private parsed: Record<string, AttributeValue> | undefined;
+
+  constructor(
+    readonly deviceId: string,
+    readonly ts: number,
+    readonly receivedAt: number,
+    readonly sizeBytes: number,
+    readonly flatText: string,
+  ) {}
+
+  get attributes(): Readonly<Record<string, AttributeValue>> {
+    if (this.parsed === undefined) {
+      const { ts: _ts, ...attributes } = JSON.parse(this.flatText) as Record<string, AttributeValue>;
+      this.parsed = attributes;
+    }
+    return this.parsed;
+  }
 }
 
 function isDigit(c: number): boolean {

@@ -40,6 +40,11 @@ export interface Reading {
   readonly attributes: Readonly<Record<string, AttributeValue>>;
   /** Approximate DynamoDB item size in bytes (used for the queue's byte bound). */
   readonly sizeBytes: number;
+  /**
+   * Set on a reading of the decoder's fast path (FlatReading in flat-decode.ts): its payload's
+   * text, one flat JSON object whose values a store's encoder may copy as they stand.
+   */
+  readonly flatText?: string;
 }
 
 /** The identity of a reading: writing the same key again overwrites it. */

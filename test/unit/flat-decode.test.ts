@@ -8,7 +8,9 @@ import { runInNewContext } from 'node:vm';
 import { describe, expect, it } from 'vitest';
 import { decodeTelemetry, decodeTelemetryGeneral } from '../../src/ingest/decode.ts';
 import type { DecodeLimits } from '../../src/ingest/decode.ts';
-import { decodeFlatReading } from '../../src/ingest/flat-decode.ts';
+import { FlatReading, decodeFlatReading } from '../../src/ingest/flat-decode.ts';
+import type { Reading } from '../../src/ingest/reading.ts';
+import { encodeItem } from '../../src/storage/dynamodb/wire.ts';
 import { mulberry32 } from '../../simulator/prng.ts';
 
 const NOW = Date.parse('2024-11-24T20:26:40.123Z');
@@ -86,15 +88,35 @@ function payload(rand: () => number): string {
   return text;
 }
 
+/** A reading's fields as a plain object (a FlatReading's attributes come from a getter). */
+function view(r: Reading): Reading {
+  return { deviceId: r.deviceId, ts: r.ts, receivedAt: r.receivedAt, attributes: r.attributes, sizeBytes: r.sizeBytes };
+}
+
+/** The item the store gets, its members sorted by name: the same members and texts, whatever order they are written in. */
+function item(r: Reading): string {
+  const members = JSON.parse(encodeItem(r, 30)) as Record<string, unknown>;
+  return JSON.stringify(Object.keys(members).sort().map((name) => [name, members[name]]));
+}
+
+const kinds = { object: 0, text: 0 };
+
 function expectSameAsGeneral(bytes: Buffer): 'fast' | 'general' {
   const fast = decodeFlatReading(bytes, DEVICE, NOW, LIMITS);
   const general = decodeTelemetryGeneral(bytes, DEVICE, NOW, LIMITS);
   if (fast === undefined) return 'general';
   if (!general.ok) throw new Error(`fast path accepted what the general decoder refuses (${general.reason}: ${general.message}): ${bytes.toString()}`);
   expect(general.readings).toHaveLength(1);
-  expect(fast).toStrictEqual(general.readings[0]);
-  expect(Object.keys(fast.attributes)).toEqual(Object.keys(general.readings[0]?.attributes ?? {}));
-  for (const [k, v] of Object.entries(fast.attributes)) expect(Object.is(v, general.readings[0]?.attributes[k])).toBe(true);
+  const expected = general.readings[0] as Reading;
+  // The encoder's copy from the text before anything parses the attributes (which a FlatReading keeps).
+  expect(item(fast)).toStrictEqual(item(expected));
+  if (fast instanceof FlatReading) {
+    kinds.text++;
+    expect(fast.flatText).toBe(bytes.toString('latin1'));
+  } else kinds.object++;
+  expect(view(fast)).toStrictEqual(view(expected));
+  expect(Object.keys(fast.attributes)).toEqual(Object.keys(expected.attributes));
+  for (const [k, v] of Object.entries(fast.attributes)) expect(Object.is(v, expected.attributes[k])).toBe(true);
   return 'fast';
 }
 
@@ -111,7 +133,9 @@ describe('flat fast path of decoding', () => {
       // Twice in a row: the second one runs on cached names.
       expect(expectSameAsGeneral(Buffer.from(text)), text).toBe('fast');
       const full = decodeTelemetry(Buffer.from(text), DEVICE, NOW, LIMITS);
-      expect(full).toStrictEqual(decodeTelemetryGeneral(Buffer.from(text), DEVICE, NOW, LIMITS));
+      const general = decodeTelemetryGeneral(Buffer.from(text), DEVICE, NOW, LIMITS);
+      if (!full.ok || !general.ok) throw new Error(`${text} refused`);
+      expect(full.readings.map(view)).toStrictEqual(general.readings.map(view));
     }
   });
 
@@ -167,10 +191,19 @@ describe('flat fast path of decoding', () => {
   it('agrees with the general decoder on 30,000 generated payloads', () => {
     const rand = mulberry32(20261202);
     const taken = { fast: 0, general: 0 };
-    for (let n = 0; n < 30_000; n++) taken[expectSameAsGeneral(Buffer.from(payload(rand)))]++;
-    // Both sides are exercised: a fast path that declined everything would pass the check above.
+    const before = { ...kinds };
+    for (let n = 0; n < 30_000; n++) {
+      const text = payload(rand);
+      taken[expectSameAsGeneral(Buffer.from(text))]++;
+      // Sent again, as a device does: a shape just seen.
+      if (rand() < 0.5) taken[expectSameAsGeneral(Buffer.from(text))]++;
+    }
+    // Both sides are exercised: a fast path that declined everything would pass the check above,
+    // and so would one that never gave a reading by its text.
     expect(taken.fast).toBeGreaterThan(3_000);
     expect(taken.general).toBeGreaterThan(3_000);
+    expect(kinds.text - before.text).toBeGreaterThan(1_000);
+    expect(kinds.object - before.object).toBeGreaterThan(1_000);
   });
 
   it('keeps no copy of the payload alive through the strings of a reading', () => {

@@ -35,6 +35,8 @@ const END_LIST = ascii(']}');
 const MAP = ascii('{"M":{');
 const END_MAP = ascii('}}');
 const COLON = ascii(':');
+const COLON_STRING = ascii(':{"S":');
+const CLOSE_COMMA = ascii('},');
 
 /** The reading as one DynamoDB item in wire JSON: {deviceId, ts, receivedAt, ...attributes, expiresAt?}. */
 export function encodeItem(reading: Reading, retentionDays: number | undefined): string {
@@ -98,11 +100,15 @@ export function encodeBatch(tableName: string, readings: readonly Reading[], ret
 
 function writeItem(w: ItemWriter, reading: Reading, retentionDays: number | undefined): void {
   w.bytes(OPEN);
-  const attributes = reading.attributes;
-  for (const name in attributes) {
-    w.prefix(name);
-    writeValue(w, attributes[name] as AttributeValue, name);
-    w.bytes(COMMA);
+  const flatText = reading.flatText;
+  if (flatText !== undefined) w.flatAttributes(flatText);
+  else {
+    const attributes = reading.attributes;
+    for (const name in attributes) {
+      w.prefix(name);
+      writeValue(w, attributes[name] as AttributeValue, name);
+      w.bytes(COMMA);
+    }
   }
   w.bytes(DEVICE_ID);
   w.jsonString(reading.deviceId);
@@ -258,6 +264,96 @@ class ItemWriter {
     this.ascii(numberText(n, path));
   }
 
+  /**
+   * The attributes of a flat reading's text (flat-decode.ts: one flat object of [A-Za-z0-9_] names,
+   * printable-ASCII strings without escapes, numbers of at most 15 digits without exponent,
+   * booleans and nulls), each as `"name":value,` in wire JSON, ts left out: names and strings are
+   * copied as they stand, and so is a number already in its canonical form (String's), which
+   * the sensors' numbers mostly are; any other number is written from its value.
+   */
+  flatAttributes(text: string): void {
+    const n = text.length;
+    // The text's bytes, read below with typed-array loads (cheaper than charCodeAt on a string).
+    if (scratch.length < n + 1) scratch = Buffer.allocUnsafe(Math.max(n + 1, scratch.length * 2));
+    const t = scratch;
+    t.write(text, 0, n, "latin1");
+    t[n] = 0x7d; // a closing brace past the end stops every scan below
+    // At most 3 bytes out per character in (`"a":1` becomes `"a":{"N":"1"},`); numbers written
+    // from their value grow the buffer themselves.
+    if (this.at + 3 * n + 64 > this.buf.length) this.grow(3 * n + 64);
+    let buf = this.buf;
+    let at = this.at;
+    let i = 0;
+    for (;;) {
+      // To the next name's opening quote, or past the closing brace.
+      let c = t[i] as number;
+      while (c !== 0x22) {
+        if (c === 0x7d) {
+          this.at = at;
+          return;
+        }
+        c = t[++i] as number;
+      }
+      const nameStart = i;
+      do i++;
+      while (t[i] !== 0x22);
+      const nameEnd = ++i;
+      const isTs = nameEnd - nameStart === 4 && t[nameStart + 1] === 0x74 && t[nameStart + 2] === 0x73;
+      // Past the colon and the whitespace around it, to the value.
+      for (c = t[i] as number; c !== 0x3a; c = t[++i] as number);
+      for (c = t[++i] as number; c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09; c = t[++i] as number);
+      if (c === 0x22) {
+        // A string: its text is its JSON.
+        let end = i + 1;
+        while (t[end] !== 0x22) end++;
+        end++;
+        if (!isTs) {
+          for (let k = nameStart; k < nameEnd; k++) buf[at++] = t[k] as number;
+          at = put(buf, at, COLON_STRING);
+          for (let k = i; k < end; k++) buf[at++] = t[k] as number;
+          at = put(buf, at, CLOSE_COMMA);
+        }
+        i = end;
+        continue;
+      }
+      if (c === 0x74 || c === 0x66 || c === 0x6e) {
+        // true, false, null (never ts, which is a number or a string)
+        for (let k = nameStart; k < nameEnd; k++) buf[at++] = t[k] as number;
+        buf[at++] = 0x3a;
+        at = put(buf, at, c === 0x74 ? TRUE : c === 0x66 ? FALSE : NULL);
+        buf[at++] = 0x2c;
+        i += c === 0x66 ? 5 : 4;
+        continue;
+      }
+      // A number: -?digits(.digits)?
+      const start = i;
+      let dot = -1;
+      for (;;) {
+        if (c === 0x2e) dot = i;
+        else if (!((c >= 0x30 && c <= 0x39) || c === 0x2d)) break;
+        c = t[++i] as number;
+      }
+      if (isTs) continue;
+      for (let k = nameStart; k < nameEnd; k++) buf[at++] = t[k] as number;
+      buf[at++] = 0x3a;
+      if (isCanonical(t, start, i, dot)) {
+        at = put(buf, at, NUMBER);
+        for (let k = start; k < i; k++) buf[at++] = t[k] as number;
+        at = put(buf, at, END_NUMBER);
+        buf[at++] = 0x2c;
+        continue;
+      }
+      this.at = at;
+      this.bytes(NUMBER);
+      this.number(Number(text.slice(start, i)), text.slice(nameStart + 1, nameEnd - 1));
+      this.bytes(END_NUMBER);
+      this.bytes(COMMA);
+      if (this.at + 3 * (n - i) + 64 > this.buf.length) this.grow(3 * (n - i) + 64);
+      buf = this.buf;
+      at = this.at;
+    }
+  }
+
   done(): string {
     return this.buf.toString(this.wide ? 'utf8' : 'latin1', 0, this.at);
   }
@@ -267,6 +363,31 @@ class ItemWriter {
     this.buf.copy(next, 0, 0, this.at);
     this.buf = next;
   }
+}
+
+/** Copies `bytes` into `buf` at `at` (room made by the caller); returns the index after them. */
+function put(buf: Buffer, at: number, bytes: Uint8Array): number {
+  for (let k = 0; k < bytes.length; k++) buf[at++] = bytes[k] as number;
+  return at;
+}
+
+/**
+ * Whether the JSON number text t[start, end) (at most 15 digits, no exponent; `dot` the index of
+ * its point or -1) is what String prints for its value, so that it can be copied as it stands:
+ * not -0, no trailing zero after the point, and not below 1e-6 (String writes those with an
+ * exponent). With at most 15 significant digits no shorter decimal reads back as the same double,
+ * so String's shortest form is the text itself. test/wire.test.ts checks it against String.
+ */
+function isCanonical(t: Uint8Array, start: number, end: number, dot: number): boolean {
+  const first = t[start] === 0x2d ? start + 1 : start;
+  if (t[first] === 0x30) {
+    if (dot === -1) return first === start; // 0 is, -0 is not
+    // 0.x: below 1e-6 when six or more zeros follow the point
+    let zeros = 0;
+    for (let k = dot + 1; k < end && t[k] === 0x30; k++) zeros++;
+    if (zeros >= 6) return false;
+  }
+  return dot === -1 || t[end - 1] !== 0x30;
 }
 
 /** The decimal digits of `v` (a safe integer, >= 0) at `at`; returns the index after them. */
@@ -287,6 +408,8 @@ function paddedDigits(buf: Buffer, at: number, v: number, width: number): number
 }
 
 const writer = new ItemWriter();
+/** A flat reading's text as bytes, while ItemWriter.flatAttributes reads it. */
+let scratch = Buffer.allocUnsafe(4097);
 
 /** One attribute value in DynamoDB's AttributeValue form, nested maps and lists included. */
 function writeValue(w: ItemWriter, value: AttributeValue, path: string): void {
