@@ -4,15 +4,16 @@
 // the endpoint (resolved once through the SDK's endpoint rules); the request goes out on a
 // keep-alive agent. Nothing of SigV4 or credential resolution is written here. What this skips is
 // the client's per-request middleware and schema serialisation, which profiles showed to be most of
-// the cost of a request. test/http-transport.test.ts checks the signature against the SDK's signer.
+// the cost of a request, and node:http's request and response objects, which cost as much again
+// (http1-client.ts sends it instead). test/http-transport.test.ts checks the signature against the
+// SDK's signer.
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { SignatureV4 } from '@smithy/signature-v4';
-import { Agent as HttpAgent, request as httpRequest } from 'node:http';
-import type { IncomingMessage } from 'node:http';
-import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import type { DynamoConnection } from '../client.ts';
 import { LOCAL_CREDENTIALS } from '../client.ts';
-import { StoreError, toStoreError } from '../errors.ts';
+import { toStoreError } from '../errors.ts';
+import type { StoreError } from '../errors.ts';
+import { Http1Pool } from './http1-client.ts';
 import type { BatchOutcome, BatchTransport } from './transport.ts';
 import { parseBatchWriteResponse } from './transport.ts';
 
@@ -75,16 +76,12 @@ export async function createRequestSigner(conn: DynamoConnection, env: NodeJS.Pr
 
 export async function createHttpTransport(conn: DynamoConnection, tableName: string, env: NodeJS.ProcessEnv = {}): Promise<BatchTransport> {
   const signer = await createRequestSigner(conn, env);
-  const https = signer.url.protocol === 'https:';
-  const maxSockets = conn.maxSockets ?? 64;
-  const agent = https ? new HttpsAgent({ keepAlive: true, maxSockets }) : new HttpAgent({ keepAlive: true, maxSockets });
-  const timeoutMs = conn.requestTimeoutMs ?? 10_000;
-  const send = https ? httpsRequest : httpRequest;
+  const pool = new Http1Pool(signer.url, { maxSockets: conn.maxSockets ?? 64, timeoutMs: conn.requestTimeoutMs ?? 10_000 });
   const sendBody = async (requestBody: string): Promise<BatchOutcome> => {
     // UTF-8 once: the signer hashes these bytes and the socket writes them as they are (a string
     // body would be encoded again by each, and measured once more for content-length).
     const signed = await signer.sign(Buffer.from(requestBody, 'utf8'));
-    const { status, body } = await post(send, agent, signed, timeoutMs);
+    const { status, body } = await pool.request(requestHead(signed), signed.body);
     if (status === 200) return parseBatchWriteResponse(body, tableName);
     throw responseError(status, body);
   };
@@ -92,27 +89,23 @@ export async function createHttpTransport(conn: DynamoConnection, tableName: str
     tableName,
     send: sendBody,
     async close() {
-      agent.destroy();
+      pool.close();
     },
   };
 }
 
-function post(send: typeof httpRequest, agent: HttpAgent, r: SignedRequest, timeoutMs: number): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    const req = send(
-      { agent, method: r.method, hostname: r.hostname, port: r.port, path: r.path, headers: r.headers, timeout: timeoutMs },
-      (res: IncomingMessage) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        // A BatchWriteItem answer is small and nearly always one chunk: decoded as it is, not copied first.
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: (chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks)).toString('utf8') }));
-        res.on('error', (err) => reject(toStoreError(err)));
-      },
-    );
-    req.on('timeout', () => req.destroy(new StoreError('network', 'TimeoutError', `no answer from DynamoDB within ${timeoutMs} ms`)));
-    req.on('error', (err) => reject(toStoreError(err)));
-    req.end(r.body);
-  });
+const LINE_BREAK = /[\r\n]/;
+
+/** The request line and headers of a signed request. */
+export function requestHead(r: SignedRequest): string {
+  let head = `${r.method} ${r.path} HTTP/1.1\r\n`;
+  for (const name in r.headers) {
+    const value = r.headers[name] as string;
+    // A credential or endpoint with a line break would split the head: refused, not sent.
+    if (LINE_BREAK.test(value) || LINE_BREAK.test(name)) throw new Error(`header ${JSON.stringify(name)} holds a line break`);
+    head += `${name}: ${value}\r\n`;
+  }
+  return `${head}\r\n`;
 }
 
 /** An error answer of the DynamoDB JSON protocol, translated as the SDK's error of that name would be. */
