@@ -151,7 +151,8 @@ export function createPublishHook(deps: PublishHookDeps): AuthorizePublish {
       private readonly callback: PublishCallback,
       private readonly deviceId: string,
       private readonly receivedAt: number,
-      private readonly decoded: DecodeResult,
+      /** Until the message is queued (or dead-lettered): the queue holds the readings after that. */
+      private decoded: DecodeResult | undefined,
     ) {
       this.qos = packet.qos; // read again at the PUBACK: kept here, beside the other fields used then
       this.holdUntilStored = durable && packet.qos > 0;
@@ -179,7 +180,10 @@ export function createPublishHook(deps: PublishHookDeps): AuthorizePublish {
 
     /** Past the rate step: an invalid payload to the dead-letter, readings to the queue. */
     proceed(): void {
-      const decoded = this.decoded;
+      const decoded = this.decoded as DecodeResult;
+      // Not kept while the message waits for its PUBACK: what a held message keeps is what the
+      // young-generation collections copy, thousands of times a second under load.
+      this.decoded = undefined;
       if (!decoded.ok) return this.deadLetter(decoded);
       // Fast path: room in the queue now, no promise hop per message.
       if (batcher.offer(decoded.readings, this, this)) return this.queued();

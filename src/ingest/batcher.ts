@@ -12,7 +12,7 @@ import { AdmissionGate } from './admission.ts';
 import { AimdLimit, registerConcurrencyMetrics } from './concurrency.ts';
 import type { Reading } from './reading.ts';
 import type { ReadingSink, WriteResult } from './sink.ts';
-import { Ticket, promisedOutcome } from './tickets.ts';
+import { NONE_STORED, ONE_REJECTED, ONE_STORED, Ticket, promisedOutcome, storeFailure } from './tickets.ts';
 import type { MessageOrigin, StoreOutcome, TicketListener } from './tickets.ts';
 
 export type { MessageOrigin, StoreOutcome, TicketListener } from './tickets.ts';
@@ -37,10 +37,36 @@ export interface Submission {
 
 export type RejectedHandler = (reading: Reading, message: string, origin: MessageOrigin | undefined) => Promise<void>;
 
-interface Entry {
-  readonly reading: Reading;
-  readonly ticket: Ticket;
-  readonly enqueuedAt: number;
+/**
+ * One queued reading, and how it reports back to its message: through the message's ticket when it
+ * has several readings, else to the message's listener directly (no ticket object for the message
+ * of one reading, which most are; thousands of these are held at once under load).
+ */
+class Entry {
+  constructor(
+    readonly reading: Reading,
+    readonly origin: MessageOrigin | undefined,
+    private readonly owner: Ticket | TicketListener,
+    readonly enqueuedAt: number,
+  ) {}
+
+  markStored(): void {
+    const owner = this.owner;
+    if (owner instanceof Ticket) owner.markStored();
+    else owner.settled(undefined, ONE_STORED);
+  }
+
+  markRejected(): void {
+    const owner = this.owner;
+    if (owner instanceof Ticket) owner.markRejected();
+    else owner.settled(undefined, ONE_REJECTED);
+  }
+
+  markFailed(cause: Error | undefined): void {
+    const owner = this.owner;
+    if (owner instanceof Ticket) owner.markFailed(cause);
+    else owner.settled(storeFailure(cause), NONE_STORED);
+  }
 }
 
 /** One request's worth: an entry per item, and the older entries duplicates merged into an item. */
@@ -154,9 +180,9 @@ export class Batcher {
   }
 
   private enqueue(readings: Reading[], origin: MessageOrigin | undefined, listener: TicketListener): void {
-    const ticket = new Ticket(origin, readings.length, listener);
+    const owner = readings.length === 1 ? listener : new Ticket(readings.length, listener);
     const now = Date.now();
-    for (const reading of readings) this.queue.push({ reading, ticket, enqueuedAt: now });
+    for (const reading of readings) this.queue.push(new Entry(reading, origin, owner, now));
     this.metrics.countReceived(readings.length);
     this.pump();
   }
@@ -244,7 +270,7 @@ export class Batcher {
       bytes += e.reading.sizeBytes;
     };
     const stored = (e: Entry): void => {
-      e.ticket.markStored();
+      e.markStored();
       leave(e);
     };
     for (let i = 0; i < result.stored.length; i++) {
@@ -263,16 +289,16 @@ export class Batcher {
       const slot = entriesOf(batch, itemOf(reading, -1));
       // The handler is expected never to fail; if it does, the message still settles.
       void Promise.resolve()
-        .then(() => this.onRejected(reading, reason, slot[slot.length - 1]?.ticket.origin))
+        .then(() => this.onRejected(reading, reason, slot[slot.length - 1]?.origin))
         .catch(() => undefined)
         .finally(() => {
-          for (const e of slot) e.ticket.markRejected();
+          for (const e of slot) e.markRejected();
         });
       for (const e of slot) leave(e);
     }
     for (const r of result.failed) {
       for (const e of entriesOf(batch, itemOf(r, -1))) {
-        e.ticket.markFailed(result.failure);
+        e.markFailed(result.failure);
         leave(e);
       }
     }

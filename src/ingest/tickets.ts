@@ -1,7 +1,9 @@
-// The ticket book: one ticket per admitted message, counting its readings down as the sink reports
-// each one stored, rejected (after the rejected-reading handler finished) or failed. The message's
-// listener hears once, when its last reading is accounted for: the counts, or the first failure
-// (the device then gets no PUBACK and resends). promisedOutcome turns that into a promise.
+// The ticket book: one ticket per admitted message of several readings, counting them down as the
+// sink reports each one stored, rejected (after the rejected-reading handler finished) or failed.
+// The message's listener hears once, when its last reading is accounted for: the counts, or the
+// first failure (the device then gets no PUBACK and resends). A message of one reading, which most
+// are, needs no ticket: its one outcome goes to the listener directly (ONE_STORED, ONE_REJECTED,
+// storeFailure). promisedOutcome turns the listener into a promise.
 import { IngestError } from '../errors.ts';
 
 /** Where a message came from; handed back with readings the store rejects (for the dead-letter). */
@@ -35,13 +37,23 @@ export function promisedOutcome(): { readonly listener: TicketListener; readonly
   return { listener, stored };
 }
 
+/** The outcomes of a message of one reading (which needs no ticket: see Batcher's entries). */
+export const ONE_STORED: StoreOutcome = Object.freeze({ stored: 1, rejected: 0 });
+export const ONE_REJECTED: StoreOutcome = Object.freeze({ stored: 0, rejected: 1 });
+export const NONE_STORED: StoreOutcome = Object.freeze({ stored: 0, rejected: 0 });
+
+/** The failure a message's listener hears when one of its readings was not stored. */
+export function storeFailure(cause: Error | undefined): IngestError {
+  return new IngestError('STORE_FAILED', `reading not stored: ${cause?.message ?? 'unknown error'}`, { cause, retriable: true });
+}
+
+/** The book of a message of several readings. */
 export class Ticket {
   stored = 0;
   rejected = 0;
   private failure: Error | undefined;
 
   constructor(
-    readonly origin: MessageOrigin | undefined,
     private remaining: number,
     private readonly listener: TicketListener,
   ) {}
@@ -57,7 +69,7 @@ export class Ticket {
   }
 
   markFailed(cause: Error | undefined): void {
-    this.failure ??= new IngestError('STORE_FAILED', `reading not stored: ${cause?.message ?? 'unknown error'}`, { cause, retriable: true });
+    this.failure ??= storeFailure(cause);
     this.settleOne();
   }
 
