@@ -231,8 +231,8 @@ export async function startService(config: ServeConfig, deps: ServiceDeps): Prom
         return allowed && forwardGuard(client, allowed);
       },
       onDisconnect: (client, reason) => presenceHooks?.onDisconnect(client, reason),
-      authorizePublish: (markDisconnectReason, rateStep) =>
-        createPublishHook({ ackMode: config.ackMode, limits: config, batcher, deadLetter, metrics, markDisconnectReason, rateStep, commands, onDenied: brokerSecurity.onPublishDenied }),
+      authorizePublish: (markDisconnectReason, rateStep, held) =>
+        createPublishHook({ ackMode: config.ackMode, limits: config, batcher, deadLetter, metrics, markDisconnectReason, rateStep, held, commands, onDenied: brokerSecurity.onPublishDenied }),
     });
     brokerSecurity.attach(broker.aedes, broker.markDisconnectReason);
     dispatcher = new CommandDispatcher({ aedes: broker.aedes, table: commandsTable, metrics: commandMetrics, replica, log: log.child({ component: 'commands' }) });

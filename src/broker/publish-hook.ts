@@ -39,6 +39,8 @@ export interface PublishHookDeps {
   readonly commands?: CommandPublishHandler;
   /** Per-device message/reading rate (token bucket): holds or refuses before anything is queued. */
   readonly rateStep?: RateStep;
+  /** Told when a telemetry message starts and stops being held (the broker's read gate). */
+  readonly held?: { enter(): void; leave(): void };
 }
 
 function payloadOf(packet: PublishPacket): Buffer {
@@ -47,6 +49,7 @@ function payloadOf(packet: PublishPacket): Buffer {
 
 export function createPublishHook(deps: PublishHookDeps): AuthorizePublish {
   const { metrics, batcher, deadLetter, limits } = deps;
+  const heldGate = deps.held;
   const now = deps.now ?? Date.now;
   const durable = deps.ackMode === 'durable';
 
@@ -157,6 +160,7 @@ export function createPublishHook(deps: PublishHookDeps): AuthorizePublish {
       this.qos = packet.qos; // read again at the PUBACK: kept here, beside the other fields used then
       this.holdUntilStored = durable && packet.qos > 0;
       heldDelta++;
+      heldGate?.enter();
       queueFlush();
     }
 
@@ -173,6 +177,7 @@ export function createPublishHook(deps: PublishHookDeps): AuthorizePublish {
 
     releaseNow(err: Error | null): void {
       heldDelta--;
+      heldGate?.leave();
       queueFlush();
       if (this.qos > 0 && err === null) observeFast(metrics.pubackLatencySeconds, (now() - this.receivedAt) / 1000);
       this.callback(err);

@@ -24,6 +24,7 @@ import type { Listener } from './listeners/listener.ts';
 import { guardPublish } from './publish-guard.ts';
 import { registerTlsReload } from './tls-reload.ts';
 import type { AuthorizePublish } from './publish-hook.ts';
+import { ReadGate, registerReadGateMetrics } from './limits/read-gate.ts';
 
 export type BrokerConfig = Pick<
   ServeConfig,
@@ -31,7 +32,7 @@ export type BrokerConfig = Pick<
   | 'wsPort' | 'wsAuth' | 'wssPort' | 'wssAuth' | 'wsPath' | 'mtlsIdentity' | 'mtlsSanUriPrefix' | 'maxPayloadBytes' | 'maxPacketBytes'
   | 'maxBufferedBytes' | 'maxConnections' | 'maxConnectionsPerIp' | 'maxConnectsPerIpPerSecond' | 'connectTimeoutMs' | 'maxKeepaliveSeconds'
   | 'allowKeepaliveZero' | 'maxClientIdLength' | 'maxTopicBytes' | 'maxTopicLevels' | 'drainTimeoutMs' | 'maxMessagesPerSecond'
-  | 'maxReadingsPerSecond' | 'maxRateHoldMs'
+  | 'maxReadingsPerSecond' | 'maxRateHoldMs' | 'maxHeldMessages'
 >;
 
 /** The default packet limit: the payload limit plus the largest header (a 64 KiB topic), so a payload a little over its limit is still read and dead-lettered as payload_too_large. */
@@ -46,7 +47,7 @@ export interface BrokerOptions {
   readonly metrics: Metrics;
   readonly log: Logger;
   /** Built with `markDisconnectReason` and the rate step from this module. */
-  readonly authorizePublish: (mark: (client: Client, reason: DisconnectReason) => void, rateStep: RateStep) => AuthorizePublish;
+  readonly authorizePublish: (mark: (client: Client, reason: DisconnectReason) => void, rateStep: RateStep, held: ReadGate) => AuthorizePublish;
   /** Strategies for auth modes beyond `none` and `mtls` (password, from the device registry). */
   readonly authenticators?: Readonly<Partial<Record<AuthMode, Authenticator>>>;
   /** Registry check for mtls devices (exists, not revoked); every certificate's device is allowed without it. */
@@ -93,6 +94,8 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
   const limiter = new DeviceRateLimiter(config);
   const sweep = setInterval(() => limiter.sweep(), 10_000).unref();
   const rateStep = createRateStep(limiter, limitMetrics);
+  const readGate = new ReadGate(config.maxHeldMessages);
+  registerReadGateMetrics(metrics.registry, readGate);
   const authenticators: Partial<Record<AuthMode, Authenticator>> = {
     none: clientIdAuthenticator,
     mtls: createMtlsAuthenticator({ identity: config.mtlsIdentity, sanUriPrefix: config.mtlsSanUriPrefix, deviceAllowed: options.deviceAllowed }),
@@ -108,7 +111,7 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
     preConnect: createPreConnect(config, gate, limitMetrics),
     authenticate: options.authenticate ?? (createAuthenticateHook(authenticators, (reason, connection) =>
       log.debug({ reason, listener: connection?.listener, address: connection?.remoteAddress }, 'authentication refused')) as AedesOptions['authenticate']),
-    authorizePublish: guardPublish(options.authorizePublish(mark, rateStep), config, limitMetrics, (client) => mark(client, 'forbidden')),
+    authorizePublish: guardPublish(options.authorizePublish(mark, rateStep, readGate), config, limitMetrics, (client) => mark(client, 'forbidden')),
     // Without the identity hooks, nothing of one device may leak to another: no subscriptions.
     authorizeSubscribe: options.authorizeSubscribe ?? ((_client, _sub, callback) => callback(new Error('subscriptions are not offered by this service'))),
     ...(options.shared ? { mq: options.shared.mq, persistence: options.shared.persistence } : {}),
@@ -155,6 +158,7 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
       proxyProtocol: options.proxyProtocol ?? false,
       open,
       sockets,
+      readGate,
     });
   } catch (err) {
     clearInterval(sweep);

@@ -12,6 +12,7 @@ import { endWithConnack } from '../connack.ts';
 import type { ConnectionGate } from '../limits/connection-gate.ts';
 import type { LimitMetrics, ListenerName } from '../limits/limit-metrics.ts';
 import { PacketFramer } from '../limits/packet-framer.ts';
+import type { ReadGate } from '../limits/read-gate.ts';
 import { setConnectionInfo } from './connection-info.ts';
 import type { ConnectionInfo } from './connection-info.ts';
 
@@ -33,6 +34,8 @@ export interface GuardDeps {
   readonly open: Map<ListenerName, number>;
   /** Every admitted raw socket, so that a close can end connections that never sent CONNECT. */
   readonly sockets: Set<Socket>;
+  /** Stops reads while the broker holds its most messages (read-gate.ts); absent: never. */
+  readonly readGate?: ReadGate;
 }
 
 const refusedAtAccept = new WeakSet<Socket>();
@@ -76,8 +79,14 @@ export function attachToBroker(conn: Duplex, info: ConnectionInfo, deps: GuardDe
   const framer = new PacketFramer(deps.maxPacketBytes, Math.min(deps.maxPacketBytes, MAX_CONNECT_PACKET_BYTES));
   const read = conn.read.bind(conn) as ReadFn;
   let refusedInput = false;
+  // The first read (CONNECT) is never held back: a device can always connect.
+  let connected = false;
+  const readGate = deps.readGate;
+  if (readGate !== undefined) conn.once('close', () => readGate.forget(conn));
   (conn as unknown as { read: ReadFn }).read = (size?: number): unknown => {
     if (refusedInput) return null;
+    if (connected && readGate !== undefined && !readGate.mayRead(conn)) return null;
+    connected = true;
     const chunk = read(size);
     if (!Buffer.isBuffer(chunk)) return chunk;
     const verdict = framer.feed(chunk);
