@@ -3,7 +3,8 @@
 // messages wait in TCP buffers and are read, oldest waiting connection first, as held ones are
 // released. Shown against a slow store (the real fault proxy delaying every write): the held count
 // stays within the bound plus one read, connections are parked meanwhile, a new device can still
-// connect, and every acknowledged message is stored.
+// connect, and every acknowledged message is stored. Only messages queued for the store count: a
+// device held back by its own rate limit cannot stop the broker reading the others.
 import { PassThrough } from 'node:stream';
 import { connectAsync } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -97,5 +98,38 @@ describe('read gate against a slow store', () => {
     const after = await scrape(svc.httpUrl);
     expect(metricValue(after, 'iot_ingest_held_publishes')).toBe(0);
     expect(metricValue(after, 'iot_ingest_read_paused_connections')).toBe(0);
+  });
+});
+
+describe('read gate and a device over its rate', () => {
+  let env: FaultedService | undefined;
+  let svc: TestService;
+
+  beforeAll(async () => {
+    env = await startFaultedService({ maxHeldMessages: MAX_HELD, maxMessagesPerSecond: 5, maxRateHoldMs: 10_000, lingerMs: 2 });
+    ({ svc } = env);
+  });
+  afterAll(async () => {
+    await env?.stop();
+  });
+
+  it('does not count the messages a rate limit holds: another device is read and acknowledged meanwhile', async () => {
+    const flooder = await connectAsync(svc.mqttUrl, { clientId: 'gate-flooder', reconnectPeriod: 0 });
+    const other = await connectAsync(svc.mqttUrl, { clientId: 'gate-other', reconnectPeriod: 0 });
+    const ts = Date.now() - 600_000;
+    // 35 at once against 5 per second: 5 go through, the other 30 are held by the rate step for up
+    // to 6 s, more than the read gate's bound of 20.
+    const flood = Array.from({ length: 35 }, (_, n) => flooder.publishAsync('devices/gate-flooder/telemetry', JSON.stringify({ ts: ts + n, v: n }), { qos: 1 }));
+    await expect.poll(async () => metricValue(await scrape(svc.httpUrl), 'iot_ingest_rate_held_publishes'), { timeout: 5_000 }).toBeGreaterThan(MAX_HELD);
+    // The other device, within its rate: every message acknowledged while the flooder's are still held.
+    await Promise.all(Array.from({ length: 5 }, (_, n) => other.publishAsync('devices/gate-other/telemetry', JSON.stringify({ ts: ts + n, v: n }), { qos: 1 })));
+    const text = await scrape(svc.httpUrl);
+    expect(metricValue(text, 'iot_ingest_rate_held_publishes')).toBeGreaterThan(MAX_HELD);
+    expect(metricValue(text, 'iot_ingest_read_paused_connections')).toBe(0);
+    await Promise.all(flood);
+    await Promise.all([flooder.endAsync(), other.endAsync()]);
+    const stored = await scanAll(svc.clients.doc, svc.config.tableName);
+    expect(stored.filter((i) => i.deviceId === 'gate-other')).toHaveLength(5);
+    expect(stored.filter((i) => i.deviceId === 'gate-flooder')).toHaveLength(35);
   });
 });

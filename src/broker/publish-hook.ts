@@ -39,7 +39,7 @@ export interface PublishHookDeps {
   readonly commands?: CommandPublishHandler;
   /** Per-device message/reading rate (token bucket): holds or refuses before anything is queued. */
   readonly rateStep?: RateStep;
-  /** Told when a telemetry message starts and stops being held (the broker's read gate). */
+  /** Told when a message is queued to be stored before its PUBACK, and when it is released (the broker's read gate). */
   readonly held?: { enter(): void; leave(): void };
 }
 
@@ -147,6 +147,12 @@ export function createPublishHook(deps: PublishHookDeps): AuthorizePublish {
     // write takes, and what they keep is what the young-generation collections copy.
     readonly qos: number;
     private readonly holdUntilStored: boolean;
+    /**
+     * Queued and held until stored: what the read gate counts. Messages a device's rate holds, or
+     * that wait for a dead-letter slot or for queue space, are not counted: they are that device's
+     * own backlog (bounded by their own limits), and must not stop the broker reading the others.
+     */
+    private awaitingStore = false;
 
     constructor(
       private readonly client: Client,
@@ -160,7 +166,6 @@ export function createPublishHook(deps: PublishHookDeps): AuthorizePublish {
       this.qos = packet.qos; // read again at the PUBACK: kept here, beside the other fields used then
       this.holdUntilStored = durable && packet.qos > 0;
       heldDelta++;
-      heldGate?.enter();
       queueFlush();
     }
 
@@ -177,7 +182,10 @@ export function createPublishHook(deps: PublishHookDeps): AuthorizePublish {
 
     releaseNow(err: Error | null): void {
       heldDelta--;
-      heldGate?.leave();
+      if (this.awaitingStore) {
+        this.awaitingStore = false;
+        heldGate?.leave();
+      }
       queueFlush();
       if (this.qos > 0 && err === null) observeFast(metrics.pubackLatencySeconds, (now() - this.receivedAt) / 1000);
       this.callback(err);
@@ -210,7 +218,9 @@ export function createPublishHook(deps: PublishHookDeps): AuthorizePublish {
 
     /** Queued: PUBACK at once (received mode, QoS 0), or once stored (durable: `settled`). */
     private queued(): void {
-      if (!this.holdUntilStored) this.release(null);
+      if (!this.holdUntilStored) return this.release(null);
+      this.awaitingStore = true;
+      heldGate?.enter();
     }
 
     settled(failure: Error | undefined): void {

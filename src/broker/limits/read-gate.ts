@@ -1,7 +1,10 @@
-// How many telemetry messages the broker holds at once, waiting for their PUBACK (their readings
-// queued or being written): at `maxHeld`, it stops reading from device connections, so that further
-// messages wait in the connections' TCP buffers instead of in the process, and reads again, oldest
-// waiting connection first, as held messages are released.
+// How many telemetry messages the broker holds at once queued for the store, waiting for their
+// PUBACK (their readings queued or being written): at `maxHeld`, it stops reading from device
+// connections, so that further messages wait in the connections' TCP buffers instead of in the
+// process, and reads again, oldest waiting connection first, as held messages are released.
+// Messages held back by their device's rate, or waiting for a dead-letter slot or queue space, are
+// not counted (publish-hook.ts): they are that device's own backlog, bounded by its own limits, and
+// must not stop the broker reading the other devices.
 //
 // Why: under load the store is not what limits how many messages are in the process: each turn of
 // the event loop reads every connection that has data, and a device keeps up to its in-flight
