@@ -16,6 +16,8 @@ import { metricValue, scanAll, scrape } from './helpers/service.ts';
 import type { TestService } from './helpers/service.ts';
 
 const MAX_HELD = 20;
+const APP = 'gate-app';
+const APP_SECRET = 'gate-app-secret-1';
 const DEVICES = 4;
 const PER_DEVICE = 60;
 
@@ -54,7 +56,7 @@ describe('read gate against a slow store', () => {
   let svc: TestService;
 
   beforeAll(async () => {
-    env = await startFaultedService({ maxHeldMessages: MAX_HELD, batchSize: 5, lingerMs: 2 });
+    env = await startFaultedService({ maxHeldMessages: MAX_HELD, batchSize: 5, lingerMs: 2, wsPort: 0, applications: [`${APP}:${APP_SECRET}`] });
     ({ proxy, svc } = env);
   });
   afterAll(async () => {
@@ -62,7 +64,7 @@ describe('read gate against a slow store', () => {
   });
 
   it('holds at most the bound plus one read, parks connections meanwhile, lets a device connect, and stores every message', async () => {
-    proxy.setFaults({ delayMs: 150 });
+    proxy.setFaults({ delayMs: 400 });
     const devices = await Promise.all(Array.from({ length: DEVICES }, (_, i) => connectAsync(svc.mqttUrl, { clientId: `gate-${i}`, reconnectPeriod: 0 })));
     const ts = Date.now() - 600_000;
     const samples: { held: number; parked: number }[] = [];
@@ -78,14 +80,29 @@ describe('read gate against a slow store', () => {
     const sends = devices.flatMap((client, d) =>
       Array.from({ length: PER_DEVICE }, (_, n) => client.publishAsync(`devices/gate-${d}/telemetry`, JSON.stringify({ ts: ts + n, v: n }), { qos: 1 })),
     );
-    // While the gate is full, a new device still gets its CONNACK (its first read is not held back).
+    // While the gate is full, new devices still get their CONNACK, over TCP and over WebSocket
+    // (a CONNECT is always read), and an application is never held back: with a keepalive of 1 s
+    // its PINGREQs are answered throughout (aedes would close it after 1.5 s without one).
     await expect.poll(() => samples.some((s) => s.parked > 0), { timeout: 10_000 }).toBe(true);
+    const app = await connectAsync(svc.mqttUrl, { clientId: APP, username: APP, password: APP_SECRET, keepalive: 1, reconnectPeriod: 0 });
+    let appClosed = false;
+    app.on('close', () => (appClosed = true));
     const late = await connectAsync(svc.mqttUrl, { clientId: 'gate-late', reconnectPeriod: 0, connectTimeout: 5_000 });
-    await late.publishAsync('devices/gate-late/telemetry', JSON.stringify({ ts, v: -1 }), { qos: 1 });
+    const wsPort = (svc.service.mqttPorts as Record<string, number>).ws as number;
+    const lateWs = await connectAsync(`ws://127.0.0.1:${wsPort}/mqtt`, { clientId: 'gate-late-ws', reconnectPeriod: 0, connectTimeout: 5_000 });
+    await Promise.all([
+      late.publishAsync('devices/gate-late/telemetry', JSON.stringify({ ts, v: -1 }), { qos: 1 }),
+      lateWs.publishAsync('devices/gate-late-ws/telemetry', JSON.stringify({ ts, v: -2 }), { qos: 1 }),
+    ]);
+    // Keep the store slow for longer than the application's keepalive allows silence.
+    await new Promise((r) => setTimeout(r, 2_500));
+    expect(samples.filter((s) => s.parked > 0).length).toBeGreaterThan(0);
+    expect(appClosed).toBe(false);
+    await app.endAsync();
     await Promise.all(sends);
     sampling = false;
     await sampler;
-    await Promise.all([...devices, late].map((c) => c.endAsync()));
+    await Promise.all([...devices, late, lateWs].map((c) => c.endAsync()));
 
     // One read of a device's connection brings at most its outstanding messages (here all 60 may
     // have arrived in one read): the bound holds up to that.
@@ -94,7 +111,7 @@ describe('read gate against a slow store', () => {
     expect(most).toBeLessThanOrEqual(MAX_HELD + PER_DEVICE);
     expect(samples.filter((s) => s.parked > 0).length).toBeGreaterThan(0);
     const items = await scanAll(svc.clients.doc, svc.config.tableName);
-    expect(items).toHaveLength(DEVICES * PER_DEVICE + 1);
+    expect(items).toHaveLength(DEVICES * PER_DEVICE + 2);
     const after = await scrape(svc.httpUrl);
     expect(metricValue(after, 'iot_ingest_held_publishes')).toBe(0);
     expect(metricValue(after, 'iot_ingest_read_paused_connections')).toBe(0);

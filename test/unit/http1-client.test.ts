@@ -202,6 +202,28 @@ describe('HTTP/1.1 client of the writer', () => {
     expect(connections()).toBe(3);
   });
 
+  it('uses an idle connection again only within the server\'s Keep-Alive timeout (less a second)', async () => {
+    let keepAlive = 'timeout=1';
+    const { url, connections } = await httpServer((_req, body, res) => res.writeHead(200, { 'keep-alive': keepAlive, 'content-length': body.length }).end(body));
+    const client = pool(url);
+    await client.request(head(Buffer.from('1')), Buffer.from('1'));
+    await client.request(head(Buffer.from('2')), Buffer.from('2'));
+    // timeout=1 leaves no time to use it again: each request on a new connection.
+    expect(connections()).toBe(2);
+    keepAlive = 'timeout=5, max=100';
+    await client.request(head(Buffer.from('3')), Buffer.from('3'));
+    await client.request(head(Buffer.from('4')), Buffer.from('4'));
+    expect(connections()).toBe(3);
+  });
+
+  it('fails at once on an answer whose head lines end in LF only', async () => {
+    const { url } = await rawServer((socket) => socket.write('HTTP/1.1 200 OK\ncontent-length: 2\n\nok'));
+    const client = pool(url, { timeoutMs: 5_000 });
+    const err = await failure(client.request(head(Buffer.from('x')), Buffer.from('x')));
+    expect([err.kind, err.label]).toEqual(['network', 'NetworkError']);
+    expect(err.message).toMatch(/not ended by CRLF/);
+  });
+
   it('close() fails the requests under way and waiting, and refuses new ones', async () => {
     const { url } = await rawServer(() => undefined); // never answers
     const client = new Http1Pool(url, { maxSockets: 1, timeoutMs: 5_000 });

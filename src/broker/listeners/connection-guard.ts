@@ -6,7 +6,8 @@
 import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import type { Aedes } from 'aedes';
+import type { Aedes, Client } from 'aedes';
+import { identityOf } from '../acl.ts';
 import type { Logger } from 'pino';
 import { endWithConnack } from '../connack.ts';
 import type { ConnectionGate } from '../limits/connection-gate.ts';
@@ -79,14 +80,15 @@ export function attachToBroker(conn: Duplex, info: ConnectionInfo, deps: GuardDe
   const framer = new PacketFramer(deps.maxPacketBytes, Math.min(deps.maxPacketBytes, MAX_CONNECT_PACKET_BYTES));
   const read = conn.read.bind(conn) as ReadFn;
   let refusedInput = false;
-  // The first read (CONNECT) is never held back: a device can always connect.
-  let connected = false;
+  // The read gate holds back only aedes' own reads (read(null); a stream's internal read(0) passes)
+  // of a connection whose client is an authenticated device: a CONNECT is always read, and
+  // applications (subscribers, command senders), which publish no telemetry, are never held.
+  const aedesClient: { client?: Client } = {}; // set once aedes has the connection
   const readGate = deps.readGate;
   if (readGate !== undefined) conn.once('close', () => readGate.forget(conn));
   (conn as unknown as { read: ReadFn }).read = (size?: number): unknown => {
     if (refusedInput) return null;
-    if (connected && readGate !== undefined && !readGate.mayRead(conn)) return null;
-    connected = true;
+    if (readGate !== undefined && (size === undefined || size === null) && identityOf(aedesClient.client)?.role === 'device' && !readGate.mayRead(conn)) return null;
     const chunk = read(size);
     if (!Buffer.isBuffer(chunk)) return chunk;
     const verdict = framer.feed(chunk);
@@ -112,5 +114,5 @@ export function attachToBroker(conn: Duplex, info: ConnectionInfo, deps: GuardDe
     return result;
   };
 
-  deps.aedes.handle(conn as never, req as never);
+  aedesClient.client = deps.aedes.handle(conn as never, req as never);
 }

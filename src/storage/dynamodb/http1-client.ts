@@ -9,9 +9,12 @@
 // server keeps them and used again, the most recently used first; a connection idle longer than
 // `idleTimeoutMs` is closed instead of used (servers drop idle connections, and a request written
 // into one that is closing fails). An answer is read by content-length, chunked, or until the server
-// closes; 1xx answers are skipped. Every failure (refused, reset, closed early, no answer within
-// `timeoutMs`, an answer that is not HTTP/1.x or larger than `maxResponseBytes`) rejects with a
-// StoreError of kind network, which is retried, and costs that connection only.
+// closes; 1xx answers are skipped. A server's `Keep-Alive: timeout=N` shortens how long an idle
+// connection is used again (to N - 1 s, as node:http's agent does). Every failure costs that
+// connection only and rejects with a StoreError: a reset, a refusal, a close before the answer is
+// whole, no answer within `timeoutMs`, or an answer that is not HTTP/1.x or larger than
+// `maxResponseBytes` are network errors, which are retried; socket errors are classified as they
+// were with node:http (toStoreError: a certificate that does not verify is not retried).
 import { connect as netConnect } from 'node:net';
 import type { Socket } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
@@ -44,6 +47,7 @@ interface Request {
 
 const CRLF2 = Buffer.from('\r\n\r\n');
 const CRLF = Buffer.from('\r\n');
+const LF2 = Buffer.from('\n\n');
 const MAX_HEAD_BYTES = 64 * 1024;
 const DEFAULT_IDLE_TIMEOUT_MS = 4_000;
 const DEFAULT_MAX_RESPONSE_BYTES = 64 * 1024 * 1024;
@@ -96,6 +100,7 @@ export class Http1Pool {
     const next = this.waiting.shift();
     if (next !== undefined) return connection.send(next);
     connection.idleSince = performance.now();
+    connection.idleUntil = connection.idleSince + Math.min(this.idleTimeoutMs, connection.serverIdleMs);
     connection.socket.unref();
     this.idle.push(connection);
   }
@@ -112,7 +117,7 @@ export class Http1Pool {
   private takeIdle(): Connection | undefined {
     const now = performance.now();
     for (let c = this.idle.pop(); c !== undefined; c = this.idle.pop()) {
-      if (now - c.idleSince <= this.idleTimeoutMs) {
+      if (now < c.idleUntil) {
         c.socket.ref();
         return c;
       }
@@ -138,6 +143,10 @@ export class Http1Pool {
 /** One connection and the answer it is reading. */
 class Connection {
   idleSince = 0;
+  /** Used again only before this (performance.now()). */
+  idleUntil = 0;
+  /** How long the server keeps an idle connection (its Keep-Alive: timeout, less a second). */
+  serverIdleMs = Infinity;
   private request: Request | undefined;
   private timer: NodeJS.Timeout | undefined;
   private gone = false;
@@ -212,6 +221,7 @@ class Connection {
         const end = data.indexOf(CRLF2);
         if (end < 0) {
           if (data.length > MAX_HEAD_BYTES) return this.protocolError('response head too large');
+          if (data.indexOf(LF2) >= 0) return this.protocolError('response head lines not ended by CRLF');
           this.buffered = data;
           return;
         }
@@ -275,6 +285,10 @@ class Connection {
         length = Number(value);
       } else if (name === 'transfer-encoding') chunked = value.toLowerCase().split(',').some((v) => v.trim() === 'chunked');
       else if (name === 'connection') connection = value.toLowerCase();
+      else if (name === 'keep-alive') {
+        const timeout = /(?:^|[,\s])timeout=(\d+)/i.exec(value);
+        if (timeout !== null) this.serverIdleMs = Number(timeout[1]) * 1000 - 1000;
+      }
     }
     this.status = status;
     this.inHead = false;
