@@ -1,11 +1,11 @@
 // Sends BatchWriteItem as one pre-built JSON string, signed and posted with the AWS SDK's own pieces:
 // the DynamoDBClient's resolved configuration gives the signer (@smithy/signature-v4 with the
 // default credential provider chain, region and signing name exactly as the SDK would use them) and
-// the endpoint (resolved once through the SDK's endpoint rules); the request goes out on a
-// keep-alive agent. Nothing of SigV4 or credential resolution is written here. What this skips is
-// the client's per-request middleware and schema serialisation, which profiles showed to be most of
-// the cost of a request, and node:http's request and response objects, which cost as much again
-// (http1-client.ts sends it instead). test/http-transport.test.ts checks the signature against the
+// the endpoint (resolved once through the SDK's endpoint rules); the request goes out on a pool of
+// keep-alive connections (http1-client.ts). Nothing of SigV4 or credential resolution is written
+// here. What this skips is the client's per-request middleware and schema serialisation, which
+// profiles showed to be most of the cost of a request, and node:http's request and response
+// objects, which cost as much again. test/http-transport.test.ts checks the signature against the
 // SDK's signer.
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { SignatureV4 } from '@smithy/signature-v4';
