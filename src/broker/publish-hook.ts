@@ -173,7 +173,6 @@ export function createPublishHook(deps: PublishHookDeps): AuthorizePublish {
       return this.client.id;
     }
 
-
     /** Releases the PUBACK (or closes the connection with `err`), with the held-publish accounting. */
     release(err: Error | null): void {
       if (err === null) this.releaseNow(null);

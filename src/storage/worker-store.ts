@@ -4,8 +4,9 @@
 // keys) comes back. The bodies made in one turn of the event loop cross in one message, and the
 // worker answers what finished in one of its turns in one message: a message between threads costs
 // a wake-up and a fixed share of CPU on both sides, whatever it carries, and under load the batcher
-// hands over several batches per turn. Errors come back already classified (src/storage/errors.ts). If the worker dies,
-// its requests fail as retriable network errors and the next request starts a new worker.
+// hands over several batches per turn. Errors come back already classified (src/storage/errors.ts).
+// If the worker dies, its requests fail as retriable network errors and the next request starts a
+// new worker.
 // createThreadedTelemetryStore keeps the item-object TelemetryStore interface over it (tools, tests).
 import { Worker } from 'node:worker_threads';
 import { marshall } from '@aws-sdk/util-dynamodb';

@@ -99,8 +99,7 @@ export class Http1Pool {
   released(connection: Connection): void {
     const next = this.waiting.shift();
     if (next !== undefined) return connection.send(next);
-    connection.idleSince = performance.now();
-    connection.idleUntil = connection.idleSince + Math.min(this.idleTimeoutMs, connection.serverIdleMs);
+    connection.idleUntil = performance.now() + Math.min(this.idleTimeoutMs, connection.serverIdleMs);
     connection.socket.unref();
     this.idle.push(connection);
   }
@@ -142,7 +141,6 @@ export class Http1Pool {
 
 /** One connection and the answer it is reading. */
 class Connection {
-  idleSince = 0;
   /** Used again only before this (performance.now()). */
   idleUntil = 0;
   /** How long the server keeps an idle connection (its Keep-Alive: timeout, less a second). */

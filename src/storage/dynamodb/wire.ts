@@ -35,7 +35,6 @@ const END_LIST = ascii(']}');
 const MAP = ascii('{"M":{');
 const END_MAP = ascii('}}');
 const COLON = ascii(':');
-const COLON_STRING = ascii(':{"S":');
 const CLOSE_COMMA = ascii('},');
 
 /** The reading as one DynamoDB item in wire JSON: {deviceId, ts, receivedAt, ...attributes, expiresAt?}. */
@@ -163,12 +162,8 @@ class ItemWriter {
 
   /** Bytes as they are (fixed pieces are ASCII). */
   bytes(b: Uint8Array): void {
-    const n = b.length;
-    if (this.at + n > this.buf.length) this.grow(n);
-    const buf = this.buf;
-    let at = this.at;
-    for (let i = 0; i < n; i++) buf[at++] = b[i] as number;
-    this.at = at;
+    if (this.at + b.length > this.buf.length) this.grow(b.length);
+    this.at = put(this.buf, this.at, b);
   }
 
   /** `"name":`, its bytes cached by name. */
@@ -276,7 +271,7 @@ class ItemWriter {
     // The text's bytes, read below with typed-array loads (cheaper than charCodeAt on a string).
     if (scratch.length < n + 1) scratch = Buffer.allocUnsafe(Math.max(n + 1, scratch.length * 2));
     const t = scratch;
-    t.write(text, 0, n, "latin1");
+    t.write(text, 0, n, 'latin1');
     t[n] = 0x7d; // a closing brace past the end stops every scan below
     // At most 3 bytes out per character in (`"a":1` becomes `"a":{"N":"1"},`); numbers written
     // from their value grow the buffer themselves.
@@ -302,15 +297,18 @@ class ItemWriter {
       // Past the colon and the whitespace around it, to the value.
       for (c = t[i] as number; c !== 0x3a; c = t[++i] as number);
       for (c = t[++i] as number; c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09; c = t[++i] as number);
+      if (!isTs) {
+        at = put(buf, at, t, nameStart, nameEnd);
+        buf[at++] = 0x3a;
+      }
       if (c === 0x22) {
         // A string: its text is its JSON.
         let end = i + 1;
         while (t[end] !== 0x22) end++;
         end++;
         if (!isTs) {
-          for (let k = nameStart; k < nameEnd; k++) buf[at++] = t[k] as number;
-          at = put(buf, at, COLON_STRING);
-          for (let k = i; k < end; k++) buf[at++] = t[k] as number;
+          at = put(buf, at, STRING);
+          at = put(buf, at, t, i, end);
           at = put(buf, at, CLOSE_COMMA);
         }
         i = end;
@@ -318,8 +316,6 @@ class ItemWriter {
       }
       if (c === 0x74 || c === 0x66 || c === 0x6e) {
         // true, false, null (never ts, which is a number or a string)
-        for (let k = nameStart; k < nameEnd; k++) buf[at++] = t[k] as number;
-        buf[at++] = 0x3a;
         at = put(buf, at, c === 0x74 ? TRUE : c === 0x66 ? FALSE : NULL);
         buf[at++] = 0x2c;
         i += c === 0x66 ? 5 : 4;
@@ -334,11 +330,9 @@ class ItemWriter {
         c = t[++i] as number;
       }
       if (isTs) continue;
-      for (let k = nameStart; k < nameEnd; k++) buf[at++] = t[k] as number;
-      buf[at++] = 0x3a;
       if (isCanonical(t, start, i, dot)) {
         at = put(buf, at, NUMBER);
-        for (let k = start; k < i; k++) buf[at++] = t[k] as number;
+        at = put(buf, at, t, start, i);
         at = put(buf, at, END_NUMBER);
         buf[at++] = 0x2c;
         continue;
@@ -365,9 +359,9 @@ class ItemWriter {
   }
 }
 
-/** Copies `bytes` into `buf` at `at` (room made by the caller); returns the index after them. */
-function put(buf: Buffer, at: number, bytes: Uint8Array): number {
-  for (let k = 0; k < bytes.length; k++) buf[at++] = bytes[k] as number;
+/** Copies `bytes[from, to)` into `buf` at `at` (room made by the caller); returns the index after them. */
+function put(buf: Buffer, at: number, bytes: Uint8Array, from = 0, to = bytes.length): number {
+  for (let k = from; k < to; k++) buf[at++] = bytes[k] as number;
   return at;
 }
 
