@@ -2,7 +2,7 @@
 // restarted on the same port and data directory, /readyz answers 503 and then 200 again, the
 // death and restart are logged and counted, and every reading a device got a PUBACK for is stored.
 // An external endpoint that stops answering makes /readyz 503 too, until it answers again.
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connectAsync } from 'mqtt';
@@ -18,6 +18,13 @@ import type { SpawnedService } from './helpers/service.ts';
 interface Readiness {
   status: number;
   body: { status: string; store?: string; embeddedStore?: { endpoint: string; pid: number | null; restarts: number } };
+}
+
+/** The store child's node flags and thread-pool size, as the system sees the process. */
+function childSetup(pid: number): { args: string[]; threadpool: string | undefined } {
+  const args = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+  const env = readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0');
+  return { args: args.slice(1, args.findIndex((a) => a.endsWith('embedded-server.cjs'))), threadpool: env.find((e) => e.startsWith('UV_THREADPOOL_SIZE='))?.slice(19) };
 }
 
 async function readyz(httpUrl: string): Promise<Readiness> {
@@ -50,6 +57,7 @@ describe('supervised embedded store', () => {
     const firstPid = first.body.embeddedStore?.pid as number;
     const endpoint = first.body.embeddedStore?.endpoint as string;
     expect(firstPid).toBeGreaterThan(0);
+    expect(childSetup(firstPid)).toEqual({ args: ['--max-semi-space-size=16'], threadpool: '1' });
 
     // Three devices publish QoS 1 readings one after the other; mqtt.js resends what was not
     // acknowledged after a reconnect. A reading counts as acknowledged once its PUBACK arrived.
@@ -83,6 +91,7 @@ describe('supervised embedded store', () => {
     }, { timeoutMs: 30_000, message: '/readyz answered 200 again' });
     expect(back.body.embeddedStore?.endpoint).toBe(endpoint); // same port
     expect(back.body.embeddedStore?.pid).not.toBe(firstPid);
+    expect(childSetup(back.body.embeddedStore?.pid as number)).toEqual({ args: ['--max-semi-space-size=16'], threadpool: '1' });
     expect(back.body.embeddedStore?.restarts).toBe(1);
 
     // Traffic flows again after the restart.
