@@ -42,14 +42,12 @@ interface Spawned {
 
 const CHILD = fileURLToPath(new URL('./embedded-server.cjs', import.meta.url));
 /**
- * How the child runs (measured in bench/README.md, "The embedded store"). Dynalite makes a
- * separate get and a put on LevelDB's thread pool for every item; with libuv's default of four
+ * The child's libuv thread pool (measured in bench/README.md, "The embedded store"). Dynalite makes
+ * a separate get and a put on LevelDB's thread pool for every item; with libuv's default of four
  * pool threads, submitting that work (waking an idle thread each time) took 27 % of the store's
  * main thread under a BatchWrite load, 10 % with one pool thread, which is then usually still busy.
- * LevelDB compacts on a thread of its own either way. A larger young generation means fewer
- * scavenges of dynalite's short-lived request objects.
+ * LevelDB compacts on a thread of its own either way.
  */
-const CHILD_NODE_ARGS = ['--max-semi-space-size=16'];
 const CHILD_THREADPOOL_SIZE = '1';
 const RESTART_BACKOFF = { baseMs: 200, capMs: 10_000 } as const;
 /** A fresh server is polled quickly at first, then at most every 500 ms, for up to 15 s. */
@@ -123,7 +121,7 @@ export async function startEmbeddedDynamo(options: EmbeddedOptions): Promise<Emb
 
 /** Spawns the child and waits for its "listening" line (or its failure). */
 async function spawnServer(port: number, path: string): Promise<Spawned> {
-  const child = spawn(process.execPath, [...CHILD_NODE_ARGS, CHILD, '127.0.0.1', String(port), path], {
+  const child = spawn(process.execPath, [CHILD, '127.0.0.1', String(port), path], {
     stdio: ['pipe', 'pipe', 'inherit'],
     env: { ...process.env, UV_THREADPOOL_SIZE: CHILD_THREADPOOL_SIZE },
   });
