@@ -44,9 +44,9 @@ const CHILD = fileURLToPath(new URL('./embedded-server.cjs', import.meta.url));
 /**
  * The child's libuv thread pool (measured in bench/README.md, "The embedded store"). Dynalite makes
  * a separate get and a put on LevelDB's thread pool for every item; with libuv's default of four
- * pool threads, submitting that work (waking an idle thread each time) took 27 % of the store's
- * main thread under a BatchWrite load, 10 % with one pool thread, which is then usually still busy.
- * LevelDB compacts on a thread of its own either way.
+ * pool threads, submitting that work (waking an idle thread each time) took 27 % of the store
+ * main thread's profile samples under a BatchWrite load, 10 % with one pool thread, which is then
+ * usually still busy. LevelDB compacts on a thread of its own either way.
  */
 const CHILD_THREADPOOL_SIZE = '1';
 const RESTART_BACKOFF = { baseMs: 200, capMs: 10_000 } as const;
