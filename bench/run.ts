@@ -399,6 +399,11 @@ interface RunFigures {
 async function runOnce(opts: Options, dataRoot: string): Promise<RunFigures> {
   const results: ScenarioResult[] = [];
   let ceiling: CeilingFigures | undefined;
+  let ceilingMeasured = false;
+  const ceilingNow = async (): Promise<void> => {
+    ceilingMeasured = true;
+    ceiling = await measureCeiling(join(dataRoot, CEILING), opts);
+  };
   for (const scenario of opts.scenarios) {
     const dataDir = join(dataRoot, scenario.name);
     mkdirSync(dataDir, { recursive: true });
@@ -420,9 +425,9 @@ async function runOnce(opts: Options, dataRoot: string): Promise<RunFigures> {
       await target?.stop();
       await stopAll(); // anything of this scenario still running
     }
-    if (opts.ceiling && scenario.name === 'pipeline-embedded') ceiling = await measureCeiling(join(dataRoot, CEILING), opts);
+    if (opts.ceiling && scenario.name === 'pipeline-embedded') await ceilingNow();
   }
-  if (opts.ceiling && ceiling === undefined) ceiling = await measureCeiling(join(dataRoot, CEILING), opts);
+  if (opts.ceiling && !ceilingMeasured) await ceilingNow();
   return { scenarios: results, ratios: computeRatios(results), ceiling, targets: computeTargets(results, ceiling) };
 }
 

@@ -48,7 +48,7 @@ describe('supervised embedded store', () => {
       '--data-dir', dataDir, '--embedded-port', '0', '--table', table, '--dlq-table', `${table}-dlq`,
       '--mqtt-host', '127.0.0.1', '--mqtt-port', '0', '--http-host', '127.0.0.1', '--http-port', '0',
       '--store-probe-interval-ms', '200',
-    ]);
+    ], { UV_THREADPOOL_SIZE: '4' }); // the service's own setting must not reach the store's process
     svc = running;
     const httpUrl = `http://127.0.0.1:${running.httpPort}`;
     const first = await readyz(httpUrl);
