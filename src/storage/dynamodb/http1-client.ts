@@ -15,10 +15,9 @@
 // whole, no answer within `timeoutMs`, or an answer that is not HTTP/1.x or larger than
 // `maxResponseBytes` are network errors, which are retried; socket errors are classified as they
 // were with node:http (toStoreError: a certificate that does not verify is not retried).
-import { connect as netConnect } from 'node:net';
+import { connect as netConnect, isIP } from 'node:net';
 import type { Socket } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
-import { isIP } from 'node:net';
 import { StoreError, toStoreError } from '../errors.ts';
 
 export interface Http1Response {
@@ -198,11 +197,16 @@ class Connection {
   }
 
   private fail(err: Error): void {
+    this.take()?.reject(err);
+  }
+
+  /** The request under way, no longer under way (its timer stopped); undefined when there is none. */
+  private take(): Request | undefined {
     const request = this.request;
-    if (request === undefined) return;
+    if (request === undefined) return undefined;
     this.request = undefined;
     clearTimeout(this.timer);
-    request.reject(err);
+    return request;
   }
 
   private protocolError(message: string): void {
@@ -392,10 +396,8 @@ class Connection {
   }
 
   private complete(): void {
-    const request = this.request;
+    const request = this.take();
     if (request === undefined) return;
-    this.request = undefined;
-    clearTimeout(this.timer);
     const chunks = this.bodyChunks;
     const body = chunks.length === 0 ? '' : (chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks)).toString('utf8');
     this.bodyChunks = [];
