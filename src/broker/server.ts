@@ -3,6 +3,8 @@
 // (preConnect checks, authentication strategies, the publish guard around the pipeline's hook)
 // and the connection metrics.
 import type { Socket } from 'node:net';
+// First: before aedes loads mqtt-packet (see quiet-debug.ts).
+import './quiet-debug.ts';
 import { Aedes } from 'aedes';
 import type { AedesOptions, AedesPublishPacket, Client } from 'aedes';
 import type { Logger } from 'pino';
