@@ -17,7 +17,7 @@ type DebugFactory = ((namespace: string) => DebugLogger) & { enabled(namespace: 
 
 const QUIET = Symbol.for('iot-ingest.quiet-debug');
 
-export type QuietDebugState = 'installed' | 'already-installed' | 'too-late';
+export type QuietDebugState = 'installed' | 'already-installed' | 'too-late' | 'unavailable';
 
 function silentLogger(factory: DebugFactory, namespace: string): DebugLogger {
   const logger = (() => {}) as unknown as DebugLogger & { extend(sub: string, delimiter?: string): DebugLogger };
@@ -27,18 +27,27 @@ function silentLogger(factory: DebugFactory, namespace: string): DebugLogger {
   return logger;
 }
 
-/** Installs the quiet factory for the `debug` module mqtt-packet uses; says whether it came in time. */
+/**
+ * Installs the quiet factory for the `debug` module of the mqtt-packet that aedes uses; says whether
+ * it came in time. Never throws: a module layout it does not know leaves everything as it was.
+ */
 export function installQuietDebug(): QuietDebugState {
-  const requireHere = createRequire(import.meta.url);
-  const packetEntry = requireHere.resolve('mqtt-packet');
-  const requireFromPacket = createRequire(packetEntry);
-  const debugPath = requireFromPacket.resolve('debug');
-  const real = requireFromPacket('debug') as DebugFactory & { [QUIET]?: true };
+  let real: DebugFactory & { [QUIET]?: true };
+  let cached: NodeJS.Module | undefined;
+  let parserLoaded: boolean;
+  try {
+    const requireFromAedes = createRequire(createRequire(import.meta.url).resolve('aedes'));
+    const requireFromPacket = createRequire(requireFromAedes.resolve('mqtt-packet'));
+    real = requireFromPacket('debug') as DebugFactory & { [QUIET]?: true };
+    cached = requireFromPacket.cache[requireFromPacket.resolve('debug')];
+    parserLoaded = requireFromPacket.cache[requireFromPacket.resolve('./parser.js')] !== undefined;
+  } catch {
+    return 'unavailable';
+  }
   if (real[QUIET]) return 'already-installed';
+  if (cached === undefined || typeof real.enabled !== 'function') return 'unavailable';
   // Once mqtt-packet's modules are loaded, they hold the real loggers: nothing to gain any more.
-  if (requireFromPacket.cache[requireFromPacket.resolve('./parser.js')] !== undefined) return 'too-late';
-  const cached = requireFromPacket.cache[debugPath];
-  if (cached === undefined) return 'too-late';
+  if (parserLoaded) return 'too-late';
   const quiet = ((namespace: string) => (real.enabled(namespace) ? real(namespace) : silentLogger(quiet, namespace))) as DebugFactory & { [QUIET]?: true };
   // enable, disable, enabled, names, formatters...: read from the real module, so they stay live.
   Object.setPrototypeOf(quiet, real);
