@@ -4,7 +4,7 @@
 // and the connection metrics.
 import type { Socket } from 'node:net';
 // First: before aedes loads mqtt-packet (see quiet-debug.ts).
-import './quiet-debug.ts';
+import { quietDebug } from './quiet-debug.ts';
 import { Aedes } from 'aedes';
 import type { AedesOptions, AedesPublishPacket, Client } from 'aedes';
 import type { Logger } from 'pino';
@@ -85,6 +85,8 @@ export interface RunningBroker {
 
 export async function startBroker(options: BrokerOptions): Promise<RunningBroker> {
   const { metrics, log, config } = options;
+  if (quietDebug === 'too-late') log.info('mqtt-packet was loaded before the broker module: its disabled debug calls keep their cost (see src/broker/quiet-debug.ts)');
+  else log.debug({ quietDebug }, 'mqtt-packet debug loggers');
   const open = new Map<ListenerName, number>();
   const sockets = new Set<Socket>();
   const limitMetrics = createLimitMetrics(metrics.registry, () => open);
