@@ -5,8 +5,11 @@
 // function it was in (a socket write that wakes the peer shows as `writev`); these figures are
 // what each thread really spent, to compare revisions with `--root` (same generator and do-nothing
 // endpoint as the profile). Linux only; clock-tick resolution (10 ms), so use a few seconds of load.
+// --embedded: the service over its own embedded dynalite (data in a fresh temporary directory), at
+// the store's pace; the figures are still the service's threads only, not dynalite's.
 import { spawn } from 'node:child_process';
-import { readFileSync, readdirSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { REPO_ROOT, forkBench, stopAll } from './children.ts';
@@ -14,7 +17,7 @@ import { waitForMessage } from './ipc.ts';
 import { startServe } from './serve-process.ts';
 import { metricSum } from './scenarios.ts';
 
-const { values } = parseArgs({ options: { root: { type: 'string' }, seconds: { type: 'string', default: '8' }, 'node-args': { type: 'string', default: '' } } });
+const { values } = parseArgs({ options: { embedded: { type: 'boolean', default: false }, root: { type: 'string' }, seconds: { type: 'string', default: '8' }, 'node-args': { type: 'string', default: '' } } });
 const root = resolve(values.root ?? REPO_ROOT);
 const seconds = Number(values.seconds);
 const TICK_US = 10_000;
@@ -38,20 +41,33 @@ function threadCpuUs(pid: number): Map<string, number> {
   return out;
 }
 
+/** The process's read and write system calls so far (/proc/<pid>/io: socket reads and writes, and the eventfd writes that wake another thread). */
+function syscalls(pid: number): { reads: number; writes: number } {
+  const io = readFileSync(`/proc/${pid}/io`, 'utf8');
+  const field = (name: string): number => Number(new RegExp(`^${name}: (\\d+)$`, 'm').exec(io)?.[1] ?? NaN);
+  return { reads: field('syscr'), writes: field('syscw') };
+}
+
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
+const dataDir = values.embedded ? mkdtempSync(join(tmpdir(), 'iot-ingest-thread-cpu-')) : undefined;
 try {
-  const nullDynamo = forkBench('null-dynamo', './null-dynamo.ts', []);
-  const dynamoPort = (await waitForMessage(nullDynamo.proc, 'ready', 60_000, 'null-dynamo')).port;
-  const { serve, ...ports } = await startServe(root, values['node-args'].split(' ').filter(Boolean), ['--dynamodb-endpoint', `http://127.0.0.1:${dynamoPort}`]);
+  let store: string[];
+  if (dataDir !== undefined) store = ['--data-dir', dataDir];
+  else {
+    const nullDynamo = forkBench('null-dynamo', './null-dynamo.ts', []);
+    const dynamoPort = (await waitForMessage(nullDynamo.proc, 'ready', 60_000, 'null-dynamo')).port;
+    store = ['--dynamodb-endpoint', `http://127.0.0.1:${dynamoPort}`];
+  }
+  const { serve, ...ports } = await startServe(root, values['node-args'].split(' ').filter(Boolean), store);
   const pid = serve.pid as number;
   const stored = async (): Promise<number> => metricSum(await (await fetch(`http://127.0.0.1:${ports.httpPort}/metrics`)).text(), 'iot_ingest_readings_stored_total') ?? 0;
   const load = spawn(process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'bench/load.ts'), '--port', String(ports.mqttPort), '--seconds', String(seconds + 2 * RAMP_MS / 1000)], { cwd: REPO_ROOT, stdio: ['ignore', 'ignore', 'inherit'] });
   const loadDone = new Promise((r) => load.once('exit', r));
   await sleep(RAMP_MS);
-  const [storedBefore, cpuBefore] = [await stored(), threadCpuUs(pid)];
+  const [storedBefore, cpuBefore, ioBefore] = [await stored(), threadCpuUs(pid), syscalls(pid)];
   await sleep(seconds * 1000);
-  const [storedAfter, cpuAfter] = [await stored(), threadCpuUs(pid)];
+  const [storedAfter, cpuAfter, ioAfter] = [await stored(), threadCpuUs(pid), syscalls(pid)];
   await loadDone;
   serve.kill('SIGTERM');
   await new Promise((r) => serve.once('exit', r));
@@ -61,7 +77,10 @@ try {
   const rows = [...cpuAfter].map(([thread, us]) => ({ thread, perReading: (us - (cpuBefore.get(thread) ?? 0)) / Math.max(1, readings) })).filter((r) => r.perReading >= 0.05).sort((a, b) => b.perReading - a.perReading);
   const total = rows.reduce((a, r) => a + r.perReading, 0);
   process.stdout.write(`${root} · ${new Date().toISOString()} · ${readings} readings in ${seconds} s (${(readings / seconds / 1000).toFixed(1)} k/s) · load average ${readFileSync('/proc/loadavg', 'utf8').split(' ')[0]}\n`);
+  const per = (n: number): string => (n / Math.max(1, readings)).toFixed(3);
+  process.stdout.write(`read / write system calls per reading: ${per(ioAfter.reads - ioBefore.reads)} / ${per(ioAfter.writes - ioBefore.writes)}\n`);
   process.stdout.write(`µs CPU per reading by thread: ${rows.map((r) => `${r.thread}${r.thread.startsWith(`${pid} `) ? ' (main)' : ''}=${r.perReading.toFixed(2)}`).join('  ')}  · all ${total.toFixed(2)}\n`);
 } finally {
   await stopAll();
+  if (dataDir !== undefined) rmSync(dataDir, { recursive: true, force: true });
 }

@@ -57,37 +57,4 @@ describe('threaded telemetry store', () => {
       await store.close();
     }
   });
-
-  it('hands requests over through a small ring: wrap-arounds, bodies too large for it, and a worker woken from idle', async () => {
-    // 2 KiB of ring: one-item bodies (about 150 bytes) go through it and wrap many times; 25-item
-    // bodies (over its 512-byte record limit) go by message; both kinds in flight together.
-    const store = createThreadedTelemetryStore({ endpoint: dynamo.endpoint, region: 'us-east-1' }, table, {}, { ringBytes: 2048 });
-    const device = 'ring-1';
-    const ts0 = Date.now() - 60_000;
-    try {
-      const writes: Promise<unknown>[] = [];
-      for (let i = 0; i < 300; i++) writes.push(store.writeBatch([{ deviceId: device, ts: ts0 + i, v: i }]));
-      for (let b = 0; b < 8; b++) {
-        const items = Array.from({ length: 25 }, (_, k) => ({ deviceId: device, ts: ts0 + 1_000 + b * 25 + k, v: b * 25 + k, note: 'large enough to leave the ring' }));
-        writes.push(store.writeBatch(items));
-      }
-      const outcomes = await Promise.all(writes);
-      expect(outcomes.every((o) => (o as { unprocessed: unknown[] }).unprocessed.length === 0)).toBe(true);
-      // The worker parks with nothing in flight: each of these wakes it.
-      for (let i = 0; i < 5; i++) {
-        await new Promise((r) => setTimeout(r, 30));
-        expect(await store.writeBatch([{ deviceId: device, ts: ts0 + 2_000 + i, v: i }])).toMatchObject({ unprocessed: [] });
-      }
-    } finally {
-      await store.close();
-    }
-    const { doc, destroy } = createDynamoClients({ endpoint: dynamo.endpoint, region: 'us-east-1' });
-    const items = (await scanAll(doc, table)).filter((i) => i.deviceId === device);
-    destroy();
-    expect(items).toHaveLength(300 + 200 + 5);
-    const byTs = new Map(items.map((i) => [Number(i.ts), Number(i.v)]));
-    for (let i = 0; i < 300; i++) expect(byTs.get(ts0 + i)).toBe(i);
-    for (let k = 0; k < 200; k++) expect(byTs.get(ts0 + 1_000 + k)).toBe(k);
-    for (let i = 0; i < 5; i++) expect(byTs.get(ts0 + 2_000 + i)).toBe(i);
-  });
 });

@@ -4,9 +4,7 @@
 // keys) comes back. The bodies made in one turn of the event loop cross in one message, and the
 // worker answers what finished in one of its turns in one message: a message between threads costs
 // a wake-up and a fixed share of CPU on both sides, whatever it carries, and under load the batcher
-// hands over several batches per turn. Bodies go through a shared ring (request-ring.ts) instead,
-// which wakes the worker only when it sleeps: under load it takes them when an answer wakes it.
-// Messages carry what does not fit in the ring. Errors come back already classified (src/storage/errors.ts).
+// hands over several batches per turn. Errors come back already classified (src/storage/errors.ts).
 // If the worker dies, its requests fail as retriable network errors and the next request starts a
 // new worker.
 // createThreadedTelemetryStore keeps the item-object TelemetryStore interface over it (tools, tests).
@@ -20,10 +18,6 @@ import { readingKey } from '../ingest/reading.ts';
 import type { BatchWriteOutcome, TelemetryStore } from './telemetry-store.ts';
 import type { BatchOutcome, BatchTransport } from './dynamodb/transport.ts';
 import { batchWriteBody } from './dynamodb/wire.ts';
-import { RequestRing, createRingDoorbell } from './request-ring.ts';
-
-/** Data bytes of each worker's hand-off ring: room for a few hundred full batches. */
-const RING_BYTES = 4 * 1024 * 1024;
 
 export interface StoreRequest {
   readonly id: number;
@@ -45,19 +39,10 @@ export interface ThreadedTransport extends BatchTransport {
 
 const BOOT = new URL('./store-worker-boot.mjs', import.meta.url);
 
-export interface ThreadedOptions {
-  /** Data bytes of the hand-off ring (default 4 MiB); bodies larger than a quarter of it go by message. */
-  readonly ringBytes?: number;
-}
-
-export function createThreadedTransport(connection: DynamoConnection, tableName: string, env: NodeJS.ProcessEnv, options: ThreadedOptions = {}): ThreadedTransport {
-  const ringBytes = options.ringBytes ?? RING_BYTES;
+export function createThreadedTransport(connection: DynamoConnection, tableName: string, env: NodeJS.ProcessEnv): ThreadedTransport {
   const pending = new Map<number, { resolve: (o: BatchOutcome) => void; reject: (e: Error) => void }>();
   let nextId = 0;
   let worker: Worker | undefined;
-  /** The current worker's ring and its doorbell (a new worker gets new ones). */
-  let ring: RequestRing | undefined;
-  let doorbell: { pushed(): void; cancel(): void } | undefined;
   let closed = false;
 
   const failAll = (why: string): void => {
@@ -68,12 +53,7 @@ export function createThreadedTransport(connection: DynamoConnection, tableName:
   };
 
   const start = (): Worker => {
-    doorbell?.cancel();
-    const r = new RequestRing(ringBytes);
-    const w = new Worker(BOOT, { workerData: { connection, tableName, env, ring: r.shared } });
-    ring = r;
-    // An empty list of requests: the worker then takes what the ring holds.
-    doorbell = createRingDoorbell(r, () => w.postMessage([] satisfies StoreRequests));
+    const w = new Worker(BOOT, { workerData: { connection, tableName, env } });
     w.on('message', (replies: StoreReplies) => {
       for (const reply of replies) {
         const waiter = pending.get(reply.id);
@@ -85,12 +65,7 @@ export function createThreadedTransport(connection: DynamoConnection, tableName:
     });
     w.on('error', (err) => failAll(`failed: ${err.message}`));
     w.on('exit', (code) => {
-      if (worker === w) {
-        worker = undefined;
-        ring = undefined;
-        doorbell?.cancel();
-        doorbell = undefined;
-      }
+      if (worker === w) worker = undefined;
       failAll(`exited with code ${code}`);
     });
     // Idle workers must not keep a finished process alive; pending requests keep it referenced.
@@ -113,20 +88,16 @@ export function createThreadedTransport(connection: DynamoConnection, tableName:
   const sendBody = (body: string): Promise<BatchOutcome> => {
     if (closed) return Promise.reject(new StoreError('fatal', 'StoreClosed', 'threaded store is closed', { retriable: false }));
     worker ??= start();
-    const id = nextId++;
-    const result = new Promise<BatchOutcome>((resolve, reject) => pending.set(id, { resolve, reject }));
-    if (ring?.push(id, body)) {
-      doorbell?.pushed();
-      return result;
-    }
-    // No room in the ring (or a body larger than its records): by message, at the end of this turn.
     if (outboxFor !== worker) {
       if (outbox.length > 0) postOutbox();
       outboxFor = worker;
       setImmediate(postOutbox);
     }
-    outbox.push({ id, body });
-    return result;
+    const id = nextId++;
+    return new Promise<BatchOutcome>((resolve, reject) => {
+      pending.set(id, { resolve, reject });
+      outbox.push({ id, body });
+    });
   };
   return {
     tableName,
@@ -138,7 +109,6 @@ export function createThreadedTransport(connection: DynamoConnection, tableName:
       closed = true;
       const w = worker;
       worker = undefined;
-      doorbell?.cancel();
       if (w) await w.terminate();
     },
   };
@@ -150,8 +120,8 @@ export interface ThreadedTelemetryStore extends TelemetryStore {
 }
 
 /** The threaded transport behind the item-object TelemetryStore interface (items marshalled by the SDK). */
-export function createThreadedTelemetryStore(connection: DynamoConnection, tableName: string, env: NodeJS.ProcessEnv, options: ThreadedOptions = {}): ThreadedTelemetryStore {
-  const transport = createThreadedTransport(connection, tableName, env, options);
+export function createThreadedTelemetryStore(connection: DynamoConnection, tableName: string, env: NodeJS.ProcessEnv): ThreadedTelemetryStore {
+  const transport = createThreadedTransport(connection, tableName, env);
   return {
     tableName,
     async writeBatch(items: readonly TelemetryItem[]): Promise<BatchWriteOutcome> {

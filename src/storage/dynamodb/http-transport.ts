@@ -74,18 +74,13 @@ export async function createRequestSigner(conn: DynamoConnection, env: NodeJS.Pr
   };
 }
 
-/** The transport also takes a body already UTF-8 encoded (the worker's bodies arrive as bytes). */
-export interface HttpBatchTransport extends BatchTransport {
-  send(body: string | Uint8Array): Promise<BatchOutcome>;
-}
-
-export async function createHttpTransport(conn: DynamoConnection, tableName: string, env: NodeJS.ProcessEnv = {}): Promise<HttpBatchTransport> {
+export async function createHttpTransport(conn: DynamoConnection, tableName: string, env: NodeJS.ProcessEnv = {}): Promise<BatchTransport> {
   const signer = await createRequestSigner(conn, env);
   const pool = new Http1Pool(signer.url, { maxSockets: conn.maxSockets ?? 64, timeoutMs: conn.requestTimeoutMs ?? 10_000 });
-  const sendBody = async (requestBody: string | Uint8Array): Promise<BatchOutcome> => {
+  const sendBody = async (requestBody: string): Promise<BatchOutcome> => {
     // UTF-8 once: the signer hashes these bytes and the socket writes them as they are (a string
     // body would be encoded again by each, and measured once more for content-length).
-    const signed = await signer.sign(typeof requestBody === 'string' ? Buffer.from(requestBody, 'utf8') : requestBody);
+    const signed = await signer.sign(Buffer.from(requestBody, 'utf8'));
     const { status, body } = await pool.request(requestHead(signed), signed.body);
     if (status === 200) return parseBatchWriteResponse(body, tableName);
     throw responseError(status, body);
