@@ -89,3 +89,10 @@ export function machineBusySeconds(): number {
   const idle = (ticks[3] ?? 0) + (ticks[4] ?? 0);
   return (total - idle) / CLOCK_TICKS_PER_S;
 }
+
+/** Read and write system calls a process has made so far (/proc/<pid>/io: socket reads and writes, and the eventfd writes that wake another thread). */
+export function syscalls(pid: number): { reads: number; writes: number } {
+  const io = readFileSync(`/proc/${pid}/io`, 'utf8');
+  const field = (name: string): number => Number(new RegExp(`^${name}: (\\d+)$`, 'm').exec(io)?.[1] ?? NaN);
+  return { reads: field('syscr'), writes: field('syscw') };
+}

@@ -13,10 +13,9 @@ import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { REPO_ROOT, forkBench, stopAll } from './children.ts';
-import { waitForMessage } from './ipc.ts';
+import { REPO_ROOT, stopAll } from './children.ts';
 import { metricSum } from './scenarios.ts';
-import { startServe } from './serve-process.ts';
+import { benchStoreArgs, startServe } from './serve-process.ts';
 
 const { values } = parseArgs({ options: { alloc: { type: 'boolean', default: false }, embedded: { type: 'boolean', default: false }, root: { type: 'string' }, seconds: { type: 'string', default: '10' }, out: { type: 'string', default: join(REPO_ROOT, 'bench/results/profile') } } });
 const root = resolve(values.root ?? REPO_ROOT);
@@ -123,9 +122,7 @@ function printAllocations(profile: HeapProfile, stored: number, root: string, wi
 
 try {
   // --embedded: the service's own embedded dynalite (data in a fresh directory) instead of the do-nothing endpoint.
-  const nullDynamo = values.embedded ? undefined : forkBench('null-dynamo', './null-dynamo.ts', []);
-  const dynamoPort = nullDynamo ? (await waitForMessage(nullDynamo.proc, 'ready', 60_000, 'null-dynamo')).port : 0;
-  const store = nullDynamo ? ['--dynamodb-endpoint', `http://127.0.0.1:${dynamoPort}`] : ['--data-dir', join(out, 'data')];
+  const store = await benchStoreArgs(values.embedded ? join(out, 'data') : undefined);
   const allocFile = join(out, 'alloc.heapprofile');
   const profiler = values.alloc ? ['--import', join(REPO_ROOT, 'bench/alloc-sampler.mjs')] : ['--cpu-prof', `--cpu-prof-dir=${out}`];
   const { serve, ...ports } = await startServe(root, profiler, store, { IOT_INGEST_ALLOC_PROFILE: allocFile });
@@ -152,7 +149,7 @@ try {
   const exitAt = performance.now();
   const stored = after.stored - before.stored;
   const requests = after.requests - before.requests;
-  await nullDynamo?.stop();
+  await stopAll(); // the do-nothing endpoint, if any: before the analysis (and the alloc path's exit)
   if (values.alloc) {
     printAllocations(JSON.parse(readFileSync(allocFile, 'utf8')) as HeapProfile, stored, root, loadEnd - loadStart);
     process.exit(0);

@@ -5,7 +5,21 @@ import { spawn } from 'node:child_process';
 import type { ChildProcessByStdio } from 'node:child_process';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
+import { forkBench } from './children.ts';
+import { waitForMessage } from './ipc.ts';
 import { BENCH_LIMIT_FLAGS } from './limit-flags.ts';
+
+/**
+ * The store flags for `startServe`: the do-nothing DynamoDB endpoint (forked here; stopped with
+ * the bench's other children), or with `embeddedDataDir` the service's own embedded dynalite
+ * keeping its data there.
+ */
+export async function benchStoreArgs(embeddedDataDir?: string): Promise<string[]> {
+  if (embeddedDataDir !== undefined) return ['--data-dir', embeddedDataDir];
+  const nullDynamo = forkBench('null-dynamo', './null-dynamo.ts', []);
+  const { port } = await waitForMessage(nullDynamo.proc, 'ready', 60_000, 'null-dynamo');
+  return ['--dynamodb-endpoint', `http://127.0.0.1:${port}`];
+}
 
 export interface ServeProcess {
   readonly serve: ChildProcessByStdio<null, Readable, Readable>;

@@ -12,9 +12,9 @@ import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { REPO_ROOT, forkBench, stopAll } from './children.ts';
-import { waitForMessage } from './ipc.ts';
-import { startServe } from './serve-process.ts';
+import { REPO_ROOT, stopAll } from './children.ts';
+import { benchStoreArgs, startServe } from './serve-process.ts';
+import { syscalls } from './procfs.ts';
 import { metricSum } from './scenarios.ts';
 
 const { values } = parseArgs({ options: { embedded: { type: 'boolean', default: false }, root: { type: 'string' }, seconds: { type: 'string', default: '8' }, 'node-args': { type: 'string', default: '' } } });
@@ -41,25 +41,11 @@ function threadCpuUs(pid: number): Map<string, number> {
   return out;
 }
 
-/** The process's read and write system calls so far (/proc/<pid>/io: socket reads and writes, and the eventfd writes that wake another thread). */
-function syscalls(pid: number): { reads: number; writes: number } {
-  const io = readFileSync(`/proc/${pid}/io`, 'utf8');
-  const field = (name: string): number => Number(new RegExp(`^${name}: (\\d+)$`, 'm').exec(io)?.[1] ?? NaN);
-  return { reads: field('syscr'), writes: field('syscw') };
-}
-
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 const dataDir = values.embedded ? mkdtempSync(join(tmpdir(), 'iot-ingest-thread-cpu-')) : undefined;
 try {
-  let store: string[];
-  if (dataDir !== undefined) store = ['--data-dir', dataDir];
-  else {
-    const nullDynamo = forkBench('null-dynamo', './null-dynamo.ts', []);
-    const dynamoPort = (await waitForMessage(nullDynamo.proc, 'ready', 60_000, 'null-dynamo')).port;
-    store = ['--dynamodb-endpoint', `http://127.0.0.1:${dynamoPort}`];
-  }
-  const { serve, ...ports } = await startServe(root, values['node-args'].split(' ').filter(Boolean), store);
+  const { serve, ...ports } = await startServe(root, values['node-args'].split(' ').filter(Boolean), await benchStoreArgs(dataDir));
   const pid = serve.pid as number;
   const stored = async (): Promise<number> => metricSum(await (await fetch(`http://127.0.0.1:${ports.httpPort}/metrics`)).text(), 'iot_ingest_readings_stored_total') ?? 0;
   const load = spawn(process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'bench/load.ts'), '--port', String(ports.mqttPort), '--seconds', String(seconds + 2 * RAMP_MS / 1000)], { cwd: REPO_ROOT, stdio: ['ignore', 'ignore', 'inherit'] });
