@@ -27,6 +27,7 @@ import { guardPublish } from './publish-guard.ts';
 import { registerTlsReload } from './tls-reload.ts';
 import type { AuthorizePublish } from './publish-hook.ts';
 import { ReadGate, registerReadGateMetrics } from './limits/read-gate.ts';
+import { gateTelemetryFanOut } from './telemetry-fan-out.ts';
 
 export type BrokerConfig = Pick<
   ServeConfig,
@@ -121,6 +122,9 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
     ...(options.shared ? { mq: options.shared.mq, persistence: options.shared.persistence } : {}),
     ...(options.authorizeForward ? { authorizeForward: options.authorizeForward } : {}),
   });
+  // Telemetry goes to the broker's emitter only while some MQTT subscription could receive it
+  // (not in cluster mode, where subscribers on other replicas are not seen here).
+  gateTelemetryFanOut(aedes, metrics.registry, { enabled: options.shared === undefined });
   // aedes reports persistence failures (a Redis outage in cluster mode) as broker errors: log, never crash.
   (aedes as unknown as NodeJS.EventEmitter).on('error', (err: Error) => log.warn({ err }, 'broker error'));
   aedes.on('client', () => {
