@@ -5,6 +5,7 @@
 import type { Socket } from 'node:net';
 // First: before aedes loads mqtt-packet (see quiet-debug.ts).
 import { quietDebug } from './quiet-debug.ts';
+import { bufferListReads } from './buffer-list-reads.ts';
 import { Aedes } from 'aedes';
 import type { AedesOptions, AedesPublishPacket, Client } from 'aedes';
 import type { Logger } from 'pino';
@@ -88,6 +89,7 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
   const { metrics, log, config } = options;
   if (quietDebug === 'too-late') log.info('mqtt-packet was loaded before the broker module: its disabled debug calls keep their cost (see src/broker/quiet-debug.ts)');
   else log.debug({ quietDebug }, 'mqtt-packet debug loggers');
+  log.debug({ bufferListReads }, 'mqtt-packet header reads in place');
   const open = new Map<ListenerName, number>();
   const sockets = new Set<Socket>();
   const limitMetrics = createLimitMetrics(metrics.registry, () => open);
