@@ -120,13 +120,17 @@ describe('password authentication and topic rights', () => {
   });
 
   it('answers SUBACK 0x80 for forbidden filters and grants a device its own commands', async () => {
-    const c = await connect(svc.mqttUrl, { clientId: 'dev-sub', username: 'dev-sub', password: secrets['dev-sub'] });
+    // A persistent session: what it stores outlives the connection.
+    const c = await connect(svc.mqttUrl, { clientId: 'dev-sub', username: 'dev-sub', password: secrets['dev-sub'], clean: false });
     const granted = await subackCodes(c, { 'devices/dev-sub/commands/#': { qos: 1 }, 'devices/dev-a/commands/#': { qos: 1 }, '#': { qos: 0 }, 'devices/+/telemetry': { qos: 0 } });
     expect(granted).toEqual([1, 128, 128, 128]);
     expect(c.connected).toBe(true);
     await c.endAsync();
     const text = await metrics(svc);
     expect(metricValue(text, 'iot_ingest_acl_denials_total', { action: 'subscribe' })).toBe(3);
+    // The refused filters were not stored with the session (granted-subscriptions.ts): had '#' or
+    // devices/+/telemetry been stored, readings would be queued for it, and the fan-out turned on.
+    expect(metricValue(text, 'iot_ingest_telemetry_fanout')).toBe(0);
   });
 
   it('lets an application subscribe to every device\'s telemetry, and refuses a wrong application secret', async () => {

@@ -29,6 +29,7 @@ import { registerTlsReload } from './tls-reload.ts';
 import type { AuthorizePublish } from './publish-hook.ts';
 import { ReadGate, registerReadGateMetrics } from './limits/read-gate.ts';
 import { gateTelemetryFanOut } from './telemetry-fan-out.ts';
+import { storeGrantedSubscriptionsOnly } from './granted-subscriptions.ts';
 
 export type BrokerConfig = Pick<
   ServeConfig,
@@ -127,6 +128,9 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
   // Telemetry goes to the broker's emitter only while some MQTT subscription could receive it
   // (not in cluster mode, where subscribers on other replicas are not seen here).
   gateTelemetryFanOut(aedes, metrics.registry, { enabled: options.shared === undefined });
+  // A persistent session stores only the filters it was granted (installed after the gate, whose
+  // record of persistent telemetry subscriptions must see the filtered list).
+  storeGrantedSubscriptionsOnly(aedes);
   // aedes reports persistence failures (a Redis outage in cluster mode) as broker errors: log, never crash.
   (aedes as unknown as NodeJS.EventEmitter).on('error', (err: Error) => log.warn({ err }, 'broker error'));
   aedes.on('client', () => {

@@ -8,8 +8,10 @@
 // The gate mirrors what the emitter's matcher holds: it counts the subscriptions that could match
 // some devices/{id}/telemetry, and while there is none a telemetry PUBLISH is not handed to the
 // emitter at all (it would match no one). Offline persistent sessions are aedes' persistence, not
-// the emitter: once a persistent session has subscribed to raw telemetry the gate stays open for
-// the life of the process (it cannot see cheaply when that session ends). In cluster mode the
+// the emitter: once a persistent session has stored a raw-telemetry subscription the gate stays
+// open for the life of the process (it cannot see cheaply when that session ends); installed before
+// granted-subscriptions.ts, it sees only the filters really stored. A skipped publish also skips
+// aedes' `published` hook and 'publish' event, which nothing in this service uses. In cluster mode the
 // emitter is shared through Redis and subscribers on other replicas are not seen here: the gate is
 // not installed and every reading is published, as before.
 import type { Aedes, Client } from 'aedes';
@@ -97,11 +99,11 @@ export function gateTelemetryFanOut(aedes: Aedes, registry: Registry, options: {
     };
   }
 
-  const store = persistence as unknown as { addSubscriptions: (client: Client, subs: readonly { topic: string }[]) => Promise<unknown> };
+  const store = persistence as unknown as { addSubscriptions: (client: Client, subs: readonly { topic: string }[], ...rest: unknown[]) => unknown };
   const addSubscriptions = store.addSubscriptions.bind(persistence);
-  store.addSubscriptions = (client, subs) => {
+  store.addSubscriptions = (client, subs, ...rest) => {
     if (subs.some((s) => matchesSomeTelemetry(s.topic))) persistentSession = true;
-    return addSubscriptions(client, subs);
+    return addSubscriptions(client, subs, ...rest);
   };
 
   const broker = aedes as unknown as { publish: (packet: { topic: string; retain?: boolean }, client: Client | Done | null | undefined, done?: Done) => void };

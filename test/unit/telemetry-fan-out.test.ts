@@ -81,6 +81,17 @@ describe('telemetry fan-out gate', () => {
     expect(await fanout(r)).toBe(0);
   });
 
+  it('a retained telemetry publish still goes through (the broker keeps it for later subscribers)', async () => {
+    r = await rig();
+    const device = await r.connect({ clientId: 'd1' });
+    await device.publishAsync('devices/d1/telemetry', '{"ts":8}', { qos: 1, retain: true });
+    const app = await r.connect({ clientId: 'app' });
+    const arriving = nextMessage(app);
+    await app.subscribeAsync('devices/+/telemetry', { qos: 0 });
+    expect(await arriving).toBe('devices/d1/telemetry {"ts":8}');
+    expect(r.emitted).toEqual(['devices/d1/telemetry']);
+  });
+
   it('an online subscriber gets every reading while subscribed; after it unsubscribes or leaves the gate closes again', async () => {
     r = await rig();
     const device = await r.connect({ clientId: 'd1' });
