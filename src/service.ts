@@ -176,14 +176,11 @@ export async function startService(config: ServeConfig, deps: ServiceDeps): Prom
       log: log.child({ component: 'store-health' }),
     });
 
-    // The embedded store shares this machine's cores: there a second thread, woken for each request
-    // and each answer, costs more than the loopback HTTP it would take off the broker's loop.
-    const writerThread = config.writerThread ?? embedded === undefined;
     if (deps.sink) sink = deps.sink;
     else {
       const transport: BatchTransport = deps.store
         ? transportFromStore(deps.store)
-        : writerThread
+        : config.writerThread
           ? createThreadedTransport(connection, config.tableName, deps.env ?? {})
           : await createHttpTransport(connection, config.tableName, deps.env ?? {});
       sink = new DynamoDbSink(transport, metrics, { retentionDays: config.retentionDays, writeTimeoutMs: config.writeTimeoutMs, slowRequestMs: config.slowWriteMs }, log.child({ component: 'writer' }));
@@ -252,7 +249,7 @@ export async function startService(config: ServeConfig, deps: ServiceDeps): Prom
       ...consoleRoutes(),
     );
     ready = true;
-    log.info({ mqttPort: broker.port, mqttPorts: broker.ports, httpPort: http.port, mqttHost: hosts.mqttHost, httpHost: hosts.httpHost, auth: config.auth, dynamodbEndpoint: endpoint ?? 'aws', table: config.tableName, ackMode: config.ackMode, writerThread: deps.sink === undefined && deps.store === undefined && writerThread }, 'iot-ingest ready');
+    log.info({ mqttPort: broker.port, mqttPorts: broker.ports, httpPort: http.port, mqttHost: hosts.mqttHost, httpHost: hosts.httpHost, auth: config.auth, dynamodbEndpoint: endpoint ?? 'aws', table: config.tableName, ackMode: config.ackMode }, 'iot-ingest ready');
 
     const runningBroker = broker;
     const runningHttp = http;

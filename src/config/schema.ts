@@ -121,7 +121,7 @@ export const SERVE_SETTINGS: readonly SettingSpec[] = [
   { key: 'maxHeldMessages', flag: 'max-held-messages', env: 'MAX_HELD_MESSAGES', kind: 'string', help: 'Telemetry messages queued for the store at once awaiting their PUBACK; at this many the broker stops reading from device connections until some are released (the rest wait in TCP buffers, not in memory).' },
   { key: 'maxHoldMs', flag: 'max-hold-ms', env: 'MAX_HOLD_MS', kind: 'string', help: 'Longest a message waits for queue space before its connection is closed unacknowledged.' },
   { key: 'writeTimeoutMs', flag: 'write-timeout-ms', env: 'WRITE_TIMEOUT_MS', kind: 'string', help: 'Retry budget of one batch (throttling, outages) before it fails and devices resend.' },
-  { key: 'writerThread', flag: 'writer-thread', env: 'WRITER_THREAD', kind: 'boolean', help: 'Run the DynamoDB client on a worker thread, off the broker\'s event loop (--no-writer-thread: same thread). Default: on, except with the embedded store (it shares the machine\'s cores; waking a second thread per request costs more than the loopback HTTP it moves).' },
+  { key: 'writerThread', flag: 'writer-thread', env: 'WRITER_THREAD', kind: 'boolean', help: 'Run the DynamoDB client on a worker thread, off the broker\'s event loop (--no-writer-thread: same thread).' },
   { key: 'requestTimeoutMs', flag: 'request-timeout-ms', env: 'REQUEST_TIMEOUT_MS', kind: 'string', help: 'Timeout of one DynamoDB request.' },
   { key: 'maxPayloadBytes', flag: 'max-payload-bytes', env: 'MAX_PAYLOAD_BYTES', kind: 'string', help: 'Largest accepted payload.' },
   { key: 'maxReadingsPerMessage', flag: 'max-readings-per-message', env: 'MAX_READINGS_PER_MESSAGE', kind: 'string', help: 'Most readings in one array payload.' },
@@ -216,8 +216,7 @@ export const serveConfigSchema = z
     maxHeldMessages: positiveInt.default(1_000),
     maxHoldMs: positiveInt.default(30_000),
     writeTimeoutMs: positiveInt.default(30_000),
-    /** Unset: a writer thread unless the store is the embedded one (service.ts). */
-    writerThread: bool.optional(),
+    writerThread: bool.default(true),
     requestTimeoutMs: positiveInt.default(5_000),
     maxPayloadBytes: int(z.number().positive().max(256 * 1024 * 1024)).default(128 * 1024),
     maxReadingsPerMessage: positiveInt.default(500),
