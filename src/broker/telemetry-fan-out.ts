@@ -2,7 +2,7 @@
 // subscribers of the raw topic (applications on devices/+/telemetry). Mostly nobody subscribes
 // there (live data goes out on $stored/... and SSE), yet every reading still paid for it on the
 // broker's thread: aedes' copy of the packet, two topic-trie matches (online subscribers and
-// offline sessions, the second behind a promise) and their garbage, about 2 µs of the 10-13 the
+// offline sessions, the second behind a promise) and their garbage, about 1-3 µs of the 10-14 the
 // broker thread spends per reading (bench/README.md, "Hot path, eighth round").
 //
 // The gate mirrors what the emitter's matcher holds: it counts the subscriptions that could match
