@@ -25,7 +25,7 @@ interface BufferListLike {
 type Proto = Record<string | symbol, unknown>;
 
 /** Puts in-place reads on `proto` (a bl BufferList prototype); says whether it did. */
-export function installInPlaceReads(proto: Proto): boolean {
+function installInPlaceReads(proto: Proto): boolean {
   if (proto[INSTALLED] === true) return false;
   for (const [method, width] of READS) {
     const original = proto[method] as ((this: BufferListLike, offset?: number) => number) | undefined;

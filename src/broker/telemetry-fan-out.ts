@@ -18,6 +18,7 @@ import type { Aedes, Client } from 'aedes';
 import { Gauge } from 'prom-client';
 import type { Registry } from 'prom-client';
 import { filterMatches, internalsOf } from './internals.ts';
+import { hasTelemetryShape } from './topic.ts';
 
 type Listener = (...args: never[]) => unknown;
 type Done = (err?: Error | null) => void;
@@ -37,16 +38,6 @@ export function matchesSomeTelemetry(filter: string): boolean {
   return filterMatches(f, `devices/${id}/telemetry`);
 }
 
-/** `devices/{one level}/telemetry`: the topics the gate may keep from the emitter. */
-function isTelemetryTopic(topic: string): boolean {
-  return topic.startsWith('devices/') && topic.endsWith('/telemetry') && topic.indexOf('/', 8) === topic.length - 10;
-}
-
-export interface TelemetryFanOut {
-  /** Whether telemetry is handed to the emitter now (someone could receive it). */
-  readonly open: boolean;
-}
-
 /**
  * Installs the gate on `aedes` (before any client connects; with `enabled` false, in cluster mode,
  * only the gauge, at 1): wraps its emitter's `on` and
@@ -54,24 +45,21 @@ export interface TelemetryFanOut {
  * see persistent sessions, and `publish` to skip telemetry nobody can receive. The gauge
  * `iot_ingest_telemetry_fanout` shows whether readings are republished to MQTT subscribers.
  */
-export function gateTelemetryFanOut(aedes: Aedes, registry: Registry, options: { readonly enabled: boolean }): TelemetryFanOut {
+export function gateTelemetryFanOut(aedes: Aedes, registry: Registry, options: { readonly enabled: boolean }): void {
   /** The listeners of each telemetry-capable filter, as the emitter's matcher holds them. */
   const listeners = new Map<string, Set<unknown>>();
   let persistentSession = false;
-  const state = {
-    get open(): boolean {
-      return !options.enabled || persistentSession || listeners.size > 0;
-    },
-  };
+  /** Whether telemetry is handed to the emitter now (someone could receive it). */
+  const open = (): boolean => !options.enabled || persistentSession || listeners.size > 0;
   new Gauge({
     name: 'iot_ingest_telemetry_fanout',
     help: 'Whether stored readings are republished to MQTT subscribers of the raw telemetry topic (1: some subscription could receive them, or cluster mode; 0: none could, the broker skips that step).',
     registers: [registry],
     collect() {
-      this.set(state.open ? 1 : 0);
+      this.set(open() ? 1 : 0);
     },
   });
-  if (!options.enabled) return state;
+  if (!options.enabled) return;
 
   const { mq, persistence } = internalsOf(aedes);
 
@@ -109,11 +97,10 @@ export function gateTelemetryFanOut(aedes: Aedes, registry: Registry, options: {
   const broker = aedes as unknown as { publish: (packet: { topic: string; retain?: boolean }, client: Client | Done | null | undefined, done?: Done) => void };
   const publish = broker.publish.bind(aedes);
   broker.publish = (packet, client, done) => {
-    if (!state.open && typeof client !== 'function' && packet.retain !== true && isTelemetryTopic(packet.topic)) {
+    if (!open() && typeof client !== 'function' && packet.retain !== true && hasTelemetryShape(packet.topic)) {
       done?.(null);
       return;
     }
     publish(packet, client, done);
   };
-  return state;
 }

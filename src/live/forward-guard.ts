@@ -6,15 +6,14 @@
 // callback nobody waits for; a subscriber with a socket waiting to drain (or more than the live
 // bound unsent) skips it, counted like a slow live subscriber.
 import type { Client } from 'aedes';
+import { hasTelemetryShape } from '../broker/topic.ts';
 import type { LiveMetrics } from './metrics.ts';
-
-const TELEMETRY = /^devices\/[^/]+\/telemetry$/;
 
 export function createForwardGuard(maxBufferedBytes: number, metrics: LiveMetrics): <P extends { topic: string; payload: Buffer | string }>(client: Client, packet: P) => P | null {
   /** Payload copies this guard handed out: their own forward passes. */
   const relayed = new WeakSet<Buffer>();
   return (client, packet) => {
-    if (!TELEMETRY.test(packet.topic)) return packet;
+    if (!hasTelemetryShape(packet.topic)) return packet;
     if (typeof packet.payload !== 'string' && relayed.has(packet.payload)) return packet;
     const conn = client.conn as { writableNeedDrain?: boolean; writableLength?: number };
     if (conn.writableNeedDrain === true || (conn.writableLength ?? 0) > maxBufferedBytes) {
