@@ -3,7 +3,9 @@
 // BatchWriteItem bodies of 25 items (the bench's thermostat reading, distinct keys, encoded once
 // before the clock starts) and posts them with a direct client (the project's signed HTTP
 // transport, keep-alive) at a fixed concurrency, no broker. Forked by bench/run.ts with
-// <data-dir> <warmup-s> <duration-s> <concurrency>; reports items stored per second over IPC.
+// <data-dir> <warmup-s> <duration-s> <concurrency> [<warmup-items> <warmup-max-s>]: the warm-up
+// lasts warmup-s at least and until warmup-items are stored, at most warmup-max-s (as the MQTT
+// scenarios' warm-up does with PUBACKs); reports items stored per second over IPC.
 import { pino } from 'pino';
 import { startEmbeddedDynamo } from '../src/storage/embedded.ts';
 import { createHttpTransport } from '../src/storage/dynamodb/http-transport.ts';
@@ -15,8 +17,10 @@ import { cpuSeconds } from './procfs.ts';
 
 const TABLE = 'telemetry';
 const BODIES = 4_000;
-const [dataDir, warmupArg, durationArg, concurrencyArg] = process.argv.slice(2);
-if (!dataDir) throw new Error('usage: embedded-ceiling.ts <data-dir> <warmup-s> <duration-s> <concurrency>');
+const [dataDir, warmupArg, durationArg, concurrencyArg, warmupItemsArg, warmupMaxArg] = process.argv.slice(2);
+if (!dataDir) throw new Error('usage: embedded-ceiling.ts <data-dir> <warmup-s> <duration-s> <concurrency> [<warmup-items> <warmup-max-s>]');
+const warmupItems = Number(warmupItemsArg ?? 0);
+const warmupMaxS = Number(warmupMaxArg ?? 20);
 const warmupS = Number(warmupArg ?? 3);
 const durationS = Number(durationArg ?? 10);
 const concurrency = Number(concurrencyArg ?? 16);
@@ -59,7 +63,10 @@ try {
     }
   };
   const workers = Array.from({ length: concurrency }, () => worker());
+  const warmupStarted = performance.now();
   await new Promise((resolve) => setTimeout(resolve, warmupS * 1000));
+  while (stored < warmupItems && performance.now() - warmupStarted < warmupMaxS * 1000) await new Promise((resolve) => setTimeout(resolve, 250));
+  const warmedS = (performance.now() - warmupStarted) / 1000;
   const startStored = stored;
   const started = performance.now();
   const cpuStart = process.cpuUsage();
@@ -74,7 +81,7 @@ try {
   await Promise.all(workers);
   await transport.close();
   await embedded.stop();
-  toParent({ type: 'ceiling', storedPerS: measured / elapsedS, failed, clientCpuCores: (cpu.user + cpu.system) / 1e6 / elapsedS, storeCpuCores: storeCpuS / elapsedS, concurrency });
+  toParent({ type: 'ceiling', storedPerS: measured / elapsedS, failed, clientCpuCores: (cpu.user + cpu.system) / 1e6 / elapsedS, storeCpuCores: storeCpuS / elapsedS, concurrency, warmupS: warmedS });
   process.disconnect?.();
 } catch (err) {
   toParent({ type: 'error', message: (err as Error).message });

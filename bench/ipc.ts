@@ -34,10 +34,11 @@ export type ChildMessage =
   | { readonly type: 'stats'; readonly stats: ServerStats }
   | { readonly type: 'connected'; readonly connections: number; readonly ms: number }
   | { readonly type: 'result'; readonly result: LoadResult }
-  | { readonly type: 'ceiling'; readonly storedPerS: number; readonly failed: number; readonly clientCpuCores: number; readonly storeCpuCores: number; readonly concurrency: number }
+  | { readonly type: 'acked'; readonly acked: number }
+  | { readonly type: 'ceiling'; readonly storedPerS: number; readonly failed: number; readonly clientCpuCores: number; readonly storeCpuCores: number; readonly concurrency: number; readonly warmupS: number }
   | { readonly type: 'error'; readonly message: string };
 
-export type ParentMessage = { readonly type: 'stats' } | { readonly type: 'start' } | { readonly type: 'measure' } | { readonly type: 'stop' };
+export type ParentMessage = { readonly type: 'stats' } | { readonly type: 'start' } | { readonly type: 'measure' } | { readonly type: 'stop' } | { readonly type: 'acked' };
 
 /** Child side: send one message to the runner; run by hand (not forked), print it instead. */
 export function toParent(message: ChildMessage): void {

@@ -258,6 +258,8 @@ function handle(message: ParentMessage): void {
     else for (const c of connections) fill(c);
   } else if (message.type === 'measure') {
     resetCounters();
+  } else if (message.type === 'acked') {
+    toParent({ type: 'acked', acked });
   } else if (message.type === 'stop') {
     const r = result();
     closeAll();

@@ -43,6 +43,9 @@ export interface ScenarioFigures {
   /** Connections the server closed while measured (should be 0). */
   readonly disconnects: number;
   readonly eventloop_lag_p99_ms: number | null;
+  /** Seconds of load before the measured window, and the PUBACKs the generator had by then. */
+  readonly warmup_s: number;
+  readonly warmup_acked: number;
 }
 
 export interface ScenarioFailure {
@@ -100,7 +103,7 @@ const fmt = (n: number | null, digits = 0): string =>
   n === null || !Number.isFinite(n) ? '-' : n.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
 
 export function formatTable(results: readonly ScenarioResult[], ratios: readonly Ratio[]): string {
-  const header = ['scenario', 'acked/s', 'stored/s', 'CPU s/M srv', 'CPU s/M total', 'req/reading', 'p50 ms', 'p99 ms', 'paced p50', 'paced p99', 'KB/conn', 'srv cores', 'tot cores', 'gen cores', 'other cores'];
+  const header = ['scenario', 'acked/s', 'stored/s', 'CPU s/M srv', 'CPU s/M total', 'req/reading', 'p50 ms', 'p99 ms', 'paced p50', 'paced p99', 'KB/conn', 'srv cores', 'tot cores', 'gen cores', 'other cores', 'warm-up s'];
   const rows = results.map((r) =>
     r.ok
       ? [
@@ -119,6 +122,7 @@ export function formatTable(results: readonly ScenarioResult[], ratios: readonly
           fmt(r.total_cpu_cores, 2),
           fmt(r.generator_cpu_cores, 2),
           fmt(r.other_cpu_cores, 2),
+          fmt(r.warmup_s, 1),
         ]
       : [r.scenario, `FAILED: ${r.error.split('\n')[0]}`],
   );
@@ -143,6 +147,8 @@ export interface CeilingFigures {
   /** CPU of the store process (dynalite) per second of the measured window. */
   readonly store_cpu_cores: number;
   readonly concurrency: number;
+  /** Seconds of load before the measured window. */
+  readonly warmup_s: number;
 }
 
 export interface TargetRow {
@@ -204,6 +210,6 @@ export function formatTargets(rows: readonly TargetRow[], ceiling: CeilingFigure
     const spread = r.spread ? `  (${fmt(r.spread[0], r.unit === 'x' ? 2 : 1)}-${show(r.spread[1], r.unit)})` : '';
     out.push(`  ${r.figure.padEnd(w)}  ${value.padStart(18)}   target ${r.target.padEnd(8)}  ${r.met === null ? 'not measured' : r.met ? 'met' : 'NOT met'}${spread}`);
   }
-  if (ceiling) out.push(`  (embedded BatchWrite ceiling: ${fmt(ceiling.stored_per_s)} items/s at concurrency ${ceiling.concurrency}, client ${fmt(ceiling.client_cpu_cores, 2)} cores, store ${fmt(ceiling.store_cpu_cores, 2)} cores (${fmt(ceiling.store_cpu_cores / ceiling.stored_per_s * 1e6, 0)} CPU-s per million items), ${ceiling.failed} failed requests)`);
+  if (ceiling) out.push(`  (embedded BatchWrite ceiling: ${fmt(ceiling.stored_per_s)} items/s at concurrency ${ceiling.concurrency} after ${fmt(ceiling.warmup_s, 1)} s of warm-up, client ${fmt(ceiling.client_cpu_cores, 2)} cores, store ${fmt(ceiling.store_cpu_cores, 2)} cores (${fmt(ceiling.store_cpu_cores / ceiling.stored_per_s * 1e6, 0)} CPU-s per million items), ${ceiling.failed} failed requests)`);
   return out.join('\n');
 }

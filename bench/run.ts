@@ -32,7 +32,13 @@ Options:
   --scenarios a,b           only these (${SCENARIOS.map((s) => s.name).join(', ')}, ${CEILING})
   --connections N           publishing connections (default 200)
   --window W                QoS 1 PUBLISHes in flight per connection (default 20)
-  --warmup S                seconds of load before measuring (default 3; quick 1)
+  --warmup S                seconds of load at least before measuring (default 3; quick 1)
+  --warmup-readings N       and until the generator has N PUBACKs (the embedded store's
+                            ceiling: N items stored), so that a slow scenario is measured with
+                            its code compiled, as a fast one is after a few seconds: V8 compiles
+                            a function after a number of calls, not of seconds (default 50000;
+                            quick 0)
+  --warmup-max S            but never longer than this (default 20)
   --duration S              seconds measured (default 10; quick 2)
   --idle-connections N      idle connections for RSS per connection (default 1000; quick 200; 0 = skip)
   --rate R                  paced phase: PUBLISHes/s over all connections, for latency below
@@ -54,6 +60,8 @@ interface Options {
   readonly connections: number;
   readonly window: number;
   readonly warmupS: number;
+  readonly warmupReadings: number;
+  readonly warmupMaxS: number;
   readonly durationS: number;
   readonly idleConnections: number;
   readonly rate: number;
@@ -73,6 +81,8 @@ function parseOptions(argv: string[]): Options | undefined {
       connections: { type: 'string' },
       window: { type: 'string' },
       warmup: { type: 'string' },
+      'warmup-readings': { type: 'string' },
+      'warmup-max': { type: 'string' },
       duration: { type: 'string' },
       'idle-connections': { type: 'string' },
       rate: { type: 'string' },
@@ -103,6 +113,8 @@ function parseOptions(argv: string[]): Options | undefined {
     connections: Math.floor(num(values.connections, 200, 'connections', 1)),
     window: Math.floor(num(values.window, 20, 'window', 1)),
     warmupS: num(values.warmup, quick ? 1 : 3, 'warmup'),
+    warmupReadings: Math.floor(num(values['warmup-readings'], quick ? 0 : 50_000, 'warmup-readings')),
+    warmupMaxS: num(values['warmup-max'], 20, 'warmup-max'),
     durationS: num(values.duration, quick ? 2 : 10, 'duration', 0.5),
     idleConnections: Math.floor(num(values['idle-connections'], quick ? 200 : 1000, 'idle-connections')),
     rate: num(values.rate, 500, 'rate'),
@@ -174,6 +186,10 @@ async function measurePaced(name: string, target: Target, opts: Options): Promis
   }
 }
 
+function warmupText(opts: Options): string {
+  return opts.warmupReadings > 0 ? `${opts.warmupS} s and ${opts.warmupReadings} PUBACKs (at most ${opts.warmupMaxS} s)` : `${opts.warmupS} s`;
+}
+
 async function sleepWithProgress(name: string, seconds: number, label: string, from = performance.now()): Promise<void> {
   const end = from + seconds * 1000;
   while (performance.now() < end) {
@@ -226,9 +242,17 @@ async function measureSaturation(
   const gen: Child = forkBench('load', './load.ts', loadArgs(target, opts.connections, 'load', opts, 'bench'));
   try {
     const connected = await waitForMessage(gen.proc, 'connected', 60_000, 'load generator');
-    progress(name, `${connected.connections} connections up in ${Math.round(connected.ms)} ms; warm-up ${opts.warmupS} s (window ${opts.window})`);
+    progress(name, `${connected.connections} connections up in ${Math.round(connected.ms)} ms; warm-up ${warmupText(opts)} (window ${opts.window})`);
     gen.proc.send({ type: 'start' });
+    const warmupStarted = performance.now();
     await sleepWithProgress(name, opts.warmupS, 'warm-up');
+    let warmupAcked = (await request(gen.proc, { type: 'acked' }, 'acked', 'load generator')).acked;
+    while (warmupAcked < opts.warmupReadings && performance.now() - warmupStarted < opts.warmupMaxS * 1000) {
+      await sleep(250);
+      warmupAcked = (await request(gen.proc, { type: 'acked' }, 'acked', 'load generator')).acked;
+    }
+    const warmupS = (performance.now() - warmupStarted) / 1000;
+    if (warmupS > opts.warmupS + 1) progress(name, `warmed up: ${warmupAcked} PUBACKs in ${warmupS.toFixed(1)} s`);
     assertAlive(target);
 
     const backendPids = target.backends.map((b) => b.pid);
@@ -284,6 +308,8 @@ async function measureSaturation(
       connect_cpu_ms: round(idle.connectCpuMs, 3),
       disconnects: result.disconnects,
       eventloop_lag_p99_ms: counters1.eventLoopLagP99Ms === undefined ? null : round(counters1.eventLoopLagP99Ms, 1),
+      warmup_s: round(warmupS, 1),
+      warmup_acked: warmupAcked,
     };
   } finally {
     await gen.stop();
@@ -308,11 +334,11 @@ function gitRevision(): string {
 /** The embedded store's own BatchWrite ceiling: a direct client, pre-built requests, no broker. */
 async function measureCeiling(dataDir: string, opts: Options): Promise<CeilingFigures | undefined> {
   mkdirSync(dataDir, { recursive: true });
-  progress(CEILING, `measuring (${opts.warmupS} s warm-up + ${opts.durationS} s)`);
-  const child = forkBench(CEILING, './embedded-ceiling.ts', [dataDir, String(opts.warmupS), String(opts.durationS), '16']);
+  progress(CEILING, `measuring (warm-up ${warmupText(opts)} + ${opts.durationS} s)`);
+  const child = forkBench(CEILING, './embedded-ceiling.ts', [dataDir, String(opts.warmupS), String(opts.durationS), '16', String(opts.warmupReadings), String(opts.warmupMaxS)]);
   try {
-    const m = await waitForMessage(child.proc, 'ceiling', (opts.warmupS + opts.durationS) * 1000 + 120_000, CEILING);
-    const figures: CeilingFigures = { kind: 'ceiling', stored_per_s: round(m.storedPerS, 0), failed: m.failed, client_cpu_cores: round(m.clientCpuCores, 2), store_cpu_cores: round(m.storeCpuCores, 2), concurrency: m.concurrency };
+    const m = await waitForMessage(child.proc, 'ceiling', (Math.max(opts.warmupS, opts.warmupMaxS) + opts.durationS) * 1000 + 120_000, CEILING);
+    const figures: CeilingFigures = { kind: 'ceiling', stored_per_s: round(m.storedPerS, 0), failed: m.failed, client_cpu_cores: round(m.clientCpuCores, 2), store_cpu_cores: round(m.storeCpuCores, 2), concurrency: m.concurrency, warmup_s: round(m.warmupS, 1) };
     process.stdout.write(`${JSON.stringify(figures)}\n`);
     return figures;
   } catch (err) {
@@ -346,13 +372,15 @@ async function main(): Promise<number> {
     connections: opts.connections,
     window: opts.window,
     warmup_s: opts.warmupS,
+    warmup_readings: opts.warmupReadings,
+    warmup_max_s: opts.warmupMaxS,
     duration_s: opts.durationS,
     idle_connections: opts.idleConnections,
     paced_rate_per_s: opts.rate,
     paced_s: opts.pacedS,
     serve_args: opts.serveArgs,
   };
-  progress('run', `${opts.scenarios.length} scenarios, ${opts.connections} connections x ${opts.window} in flight, ${opts.warmupS} s warm-up + ${opts.durationS} s measured each${opts.repeat > 1 ? `; ${opts.repeat} runs` : ''}`);
+  progress('run', `${opts.scenarios.length} scenarios, ${opts.connections} connections x ${opts.window} in flight, warm-up ${warmupText(opts)} + ${opts.durationS} s measured each${opts.repeat > 1 ? `; ${opts.repeat} runs` : ''}`);
   const runs: RunFigures[] = [];
   try {
     for (let run = 1; run <= opts.repeat; run++) {
@@ -361,7 +389,7 @@ async function main(): Promise<number> {
       runs.push(figures);
       const title =
         `iot-ingest bench ${meta.revision} · ${meta.date} · node ${meta.node} · ${meta.cpus} x ${meta.cpu_model}${label}\n` +
-        `${opts.connections} connections x ${opts.window} QoS 1 in flight, ${opts.warmupS} s warm-up + ${opts.durationS} s measured; ` +
+        `${opts.connections} connections x ${opts.window} QoS 1 in flight, warm-up ${warmupText(opts)} + ${opts.durationS} s measured; ` +
         `paced phase ${opts.rate} msg/s; RSS/conn from ${opts.idleConnections} idle connections${opts.quick ? ' (--quick: smoke figures only)' : ''}`;
       process.stdout.write(`${JSON.stringify({ kind: 'ratios', run, ratios: Object.fromEntries(figures.ratios.map((r) => [r.name, r.value === null ? null : round(r.value, 3)])) })}\n`);
       process.stdout.write(`${JSON.stringify({ kind: 'targets', run, targets: figures.targets })}\n`);

@@ -6,7 +6,9 @@
 // what each thread really spent, to compare revisions with `--root` (same generator and do-nothing
 // endpoint as the profile). Linux only; clock-tick resolution (10 ms), so use a few seconds of load.
 // --embedded: the service over its own embedded dynalite (data in a fresh temporary directory), at
-// the store's pace; the figures are still the service's threads only, not dynalite's.
+// the store's pace; the figures are still the service's threads only, and one line more says how
+// much of each second the store process's main thread (and all its threads) spent on a core and
+// how much runnable but waiting for one (/proc/<pid>/task/<tid>/schedstat).
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -41,6 +43,26 @@ function threadCpuUs(pid: number): Map<string, number> {
   return out;
 }
 
+/** On-CPU and run-queue wait (ns so far) of every thread of `pid`, from /proc/<pid>/task/<tid>/schedstat. */
+function schedstat(pid: number): Map<string, [number, number]> {
+  const out = new Map<string, [number, number]>();
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      const [onCpu, waiting] = readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ').map(Number);
+      out.set(tid, [onCpu as number, waiting as number]);
+    } catch {
+      // the thread ended meanwhile
+    }
+  }
+  return out;
+}
+
+/** The embedded store's process: the service's child running node (empty without --embedded). */
+function storePid(pid: number): number | undefined {
+  const children = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(' ').filter(Boolean).map(Number);
+  return children[0];
+}
+
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 const dataDir = values.embedded ? mkdtempSync(join(tmpdir(), 'iot-ingest-thread-cpu-')) : undefined;
@@ -51,9 +73,10 @@ try {
   const load = spawn(process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'bench/load.ts'), '--port', String(ports.mqttPort), '--seconds', String(seconds + 2 * RAMP_MS / 1000)], { cwd: REPO_ROOT, stdio: ['ignore', 'ignore', 'inherit'] });
   const loadDone = new Promise((r) => load.once('exit', r));
   await sleep(RAMP_MS);
-  const [storedBefore, cpuBefore, ioBefore] = [await stored(), threadCpuUs(pid), syscalls(pid)];
+  const store = values.embedded ? storePid(pid) : undefined;
+  const [storedBefore, cpuBefore, ioBefore, storeBefore] = [await stored(), threadCpuUs(pid), syscalls(pid), store === undefined ? undefined : schedstat(store)];
   await sleep(seconds * 1000);
-  const [storedAfter, cpuAfter, ioAfter] = [await stored(), threadCpuUs(pid), syscalls(pid)];
+  const [storedAfter, cpuAfter, ioAfter, storeAfter] = [await stored(), threadCpuUs(pid), syscalls(pid), store === undefined ? undefined : schedstat(store)];
   await loadDone;
   serve.kill('SIGTERM');
   await new Promise((r) => serve.once('exit', r));
@@ -65,6 +88,13 @@ try {
   process.stdout.write(`${root} · ${new Date().toISOString()} · ${readings} readings in ${seconds} s (${(readings / seconds / 1000).toFixed(1)} k/s) · load average ${readFileSync('/proc/loadavg', 'utf8').split(' ')[0]}\n`);
   const per = (n: number): string => (n / Math.max(1, readings)).toFixed(3);
   process.stdout.write(`read / write system calls per reading: ${per(ioAfter.reads - ioBefore.reads)} / ${per(ioAfter.writes - ioBefore.writes)}\n`);
+  if (store !== undefined && storeBefore && storeAfter) {
+    // Per second of the window: ms on a core and ms runnable but waiting for one, main thread and all.
+    const perS = (ns: number): string => (ns / 1e6 / seconds).toFixed(0);
+    const delta = (tid: string, i: 0 | 1): number => (storeAfter.get(tid)?.[i] ?? 0) - (storeBefore.get(tid)?.[i] ?? 0);
+    const all = (i: 0 | 1): number => [...storeAfter.keys()].reduce((a, t) => a + delta(t, i), 0);
+    process.stdout.write(`store process ${store}, ms per s on a core / waiting for one: main thread ${perS(delta(String(store), 0))} / ${perS(delta(String(store), 1))}, all threads ${perS(all(0))} / ${perS(all(1))}\n`);
+  }
   process.stdout.write(`µs CPU per reading by thread: ${rows.map((r) => `${r.thread}${r.thread.startsWith(`${pid} `) ? ' (main)' : ''}=${r.perReading.toFixed(2)}`).join('  ')}  · all ${total.toFixed(2)}\n`);
 } finally {
   await stopAll();
