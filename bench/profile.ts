@@ -5,8 +5,8 @@
 // per thread: the broker's main thread and the writer thread), drives it with the raw-socket
 // generator for --seconds, reads the stored counter, stops it with SIGTERM (profiles are written at
 // exit) and sums each profile's self time by component over the load window only (start-up, with
-// its TypeScript compilation, and the shutdown drain are left out), divided by the readings stored
-// in that window. --embedded profiles the service over its embedded dynalite instead. --alloc
+// its TypeScript compilation, the first 3 s of load with the connects and their presence writes,
+// and the shutdown drain are left out), divided by the readings stored in that window. --embedded profiles the service over its embedded dynalite instead. --alloc
 // samples the main thread's allocations instead of CPU (bench/alloc-sampler.mjs) and prints bytes
 // allocated per reading by component: a figure that does not move with the machine's load.
 import { spawn } from 'node:child_process';
@@ -19,6 +19,8 @@ import { benchStoreArgs, startServe } from './serve-process.ts';
 
 const { values } = parseArgs({ options: { alloc: { type: 'boolean', default: false }, embedded: { type: 'boolean', default: false }, root: { type: 'string' }, seconds: { type: 'string', default: '10' }, out: { type: 'string', default: join(REPO_ROOT, 'bench/results/profile') } } });
 const root = resolve(values.root ?? REPO_ROOT);
+/** Seconds of load before the window opens: 200 connects, and their presence writes through the SDK. */
+const RAMP_S = 3;
 const out = resolve(values.out ?? '');
 rmSync(out, { recursive: true, force: true });
 mkdirSync(out, { recursive: true });
@@ -64,13 +66,11 @@ const COMPONENTS: [string, (url: string, fn: string) => boolean][] = [
   ['V8 builtins (JSON, Map, Array, String...)', (u) => u === ''],
 ];
 
-/** Self time by component of the samples taken between `fromUsBeforeEnd` and `toUsBeforeEnd` before the profile's end. */
-function summarise(profile: CpuProfile, fromUsBeforeEnd: number, toUsBeforeEnd: number): Map<string, number> {
+/** Self time by component of the samples taken between `from` and `to` (the profiles' clock, µs). */
+function summarise(profile: CpuProfile, from: number, to: number): Map<string, number> {
   const byId = new Map<number, ProfileNode>();
   for (const n of profile.nodes) byId.set(n.id, n);
   const selfUs = new Map<number, number>();
-  const from = profile.endTime - fromUsBeforeEnd;
-  const to = profile.endTime - toUsBeforeEnd;
   let t = profile.startTime;
   for (let i = 0; i < profile.samples.length; i++) {
     const delta = profile.timeDeltas[i] ?? 0;
@@ -125,19 +125,23 @@ try {
   const store = await benchStoreArgs(values.embedded ? join(out, 'data') : undefined);
   const allocFile = join(out, 'alloc.heapprofile');
   const profiler = values.alloc ? ['--import', join(REPO_ROOT, 'bench/alloc-sampler.mjs')] : ['--cpu-prof', `--cpu-prof-dir=${out}`];
+  const spawnedAt = performance.now();
   const { serve, ...ports } = await startServe(root, profiler, store, { IOT_INGEST_ALLOC_PROFILE: allocFile });
   const seconds = Number(values.seconds);
   const storedAt = async (): Promise<{ stored: number; requests: number }> => {
     const text = await (await fetch(`http://127.0.0.1:${ports.httpPort}/metrics`)).text();
     return { stored: metricSum(text, 'iot_ingest_readings_stored_total') ?? 0, requests: metricSum(text, 'iot_ingest_batch_size_readings_count') ?? 0 };
   };
+  const load = spawn(process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'bench/load.ts'), '--port', String(ports.mqttPort), '--seconds', String(seconds + RAMP_S)], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
+  let loadOut = '';
+  load.stdout.on('data', (c: Buffer) => (loadOut += c.toString()));
+  const loadExited = new Promise((r) => load.once('exit', r));
+  // The window opens after the ramp: the connects (and the presence writes they cause) are left out.
+  await new Promise((r) => setTimeout(r, RAMP_S * 1000));
   const before = await storedAt();
   const loadStart = performance.now();
   if (values.alloc) serve.kill('SIGUSR2');
-  const load = spawn(process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'bench/load.ts'), '--port', String(ports.mqttPort), '--seconds', String(seconds)], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
-  let loadOut = '';
-  load.stdout.on('data', (c: Buffer) => (loadOut += c.toString()));
-  await new Promise((r) => load.once('exit', r));
+  await loadExited;
   const loadEnd = performance.now();
   const after = await storedAt();
   if (values.alloc) {
@@ -146,7 +150,6 @@ try {
   }
   serve.kill('SIGTERM');
   await new Promise((r) => serve.once('exit', r));
-  const exitAt = performance.now();
   const stored = after.stored - before.stored;
   const requests = after.requests - before.requests;
   await stopAll(); // the do-nothing endpoint, if any: before the analysis (and the alloc path's exit)
@@ -156,7 +159,12 @@ try {
   }
   const files = readdirSync(out).filter((f) => f.endsWith('.cpuprofile')).sort();
   process.stdout.write(`profile of ${root} · ${new Date().toISOString()} · ${stored} readings stored in the ${((loadEnd - loadStart) / 1000).toFixed(1)} s load window, ${(stored / Math.max(1, requests)).toFixed(1)} per request · generator: ${loadOut.trim().slice(0, 200)}\n`);
-  const perThread = files.map((f) => ({ file: f, parts: summarise(JSON.parse(readFileSync(join(out, f), 'utf8')) as CpuProfile, (exitAt - loadStart) * 1000, (exitAt - loadEnd) * 1000) }));
+  const profiles = files.map((f) => ({ file: f, profile: JSON.parse(readFileSync(join(out, f), 'utf8')) as CpuProfile }));
+  // The threads' profiles share one clock; the main thread's starts with the process, a moment after
+  // the spawn (its end is later than the process's last work by the time it takes to write the
+  // profiles, so the window is placed from the start).
+  const origin = (profiles.find((p) => p.file.split('.')[4] === '0') ?? profiles[0])?.profile.startTime ?? 0;
+  const perThread = profiles.map(({ file, profile }) => ({ file, parts: summarise(profile, origin + (loadStart - spawnedAt) * 1000, origin + (loadEnd - spawnedAt) * 1000) }));
   const names = [...new Set(perThread.flatMap((t) => [...t.parts.keys()]))];
   const busy = (t: { parts: Map<string, number> }): number => [...t.parts].filter(([k]) => k !== 'idle').reduce((a, [, v]) => a + v, 0);
   // File names carry the thread id: CPU.<date>.<time>.<pid>.<tid>.<seq>.cpuprofile (tid 0 = main thread).
