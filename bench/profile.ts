@@ -161,8 +161,8 @@ try {
   process.stdout.write(`profile of ${root} · ${new Date().toISOString()} · ${stored} readings stored in the ${((loadEnd - loadStart) / 1000).toFixed(1)} s load window, ${(stored / Math.max(1, requests)).toFixed(1)} per request · generator: ${loadOut.trim().slice(0, 200)}\n`);
   const profiles = files.map((f) => ({ file: f, profile: JSON.parse(readFileSync(join(out, f), 'utf8')) as CpuProfile }));
   // The threads' profiles share one clock; the main thread's starts with the process, a moment after
-  // the spawn (its end is later than the process's last work by the time it takes to write the
-  // profiles, so the window is placed from the start).
+  // the spawn. (Placed back from the profile's end, the window would land early: the process exits
+  // after its profiles end, by the time they take to write.)
   const origin = (profiles.find((p) => p.file.split('.')[4] === '0') ?? profiles[0])?.profile.startTime ?? 0;
   const perThread = profiles.map(({ file, profile }) => ({ file, parts: summarise(profile, origin + (loadStart - spawnedAt) * 1000, origin + (loadEnd - spawnedAt) * 1000) }));
   const names = [...new Set(perThread.flatMap((t) => [...t.parts.keys()]))];
