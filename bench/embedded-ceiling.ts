@@ -14,6 +14,7 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { ensureTable, telemetryTableSpec } from '../src/storage/tables.ts';
 import { toParent } from './ipc.ts';
 import { cpuSeconds } from './procfs.ts';
+import { untilCount } from './warmup.ts';
 
 const TABLE = 'telemetry';
 const BODIES = 4_000;
@@ -65,7 +66,7 @@ try {
   const workers = Array.from({ length: concurrency }, () => worker());
   const warmupStarted = performance.now();
   await new Promise((resolve) => setTimeout(resolve, warmupS * 1000));
-  while (stored < warmupItems && performance.now() - warmupStarted < warmupMaxS * 1000) await new Promise((resolve) => setTimeout(resolve, 250));
+  await untilCount(() => stored, warmupItems, warmupStarted + warmupMaxS * 1000);
   const warmedS = (performance.now() - warmupStarted) / 1000;
   const startStored = stored;
   const started = performance.now();

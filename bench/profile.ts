@@ -6,9 +6,10 @@
 // generator for --seconds, reads the stored counter, stops it with SIGTERM (profiles are written at
 // exit) and sums each profile's self time by component over the load window only (start-up, with
 // its TypeScript compilation, the first 3 s of load with the connects and their presence writes,
-// and the shutdown drain are left out), divided by the readings stored in that window. --embedded profiles the service over its embedded dynalite instead. --alloc
-// samples the main thread's allocations instead of CPU (bench/alloc-sampler.mjs) and prints bytes
-// allocated per reading by component: a figure that does not move with the machine's load.
+// and the shutdown drain are left out), divided by the readings stored in that window. --embedded
+// profiles the service over its embedded dynalite instead. --alloc samples the main thread's
+// allocations instead of CPU (bench/alloc-sampler.mjs) and prints bytes allocated per reading by
+// component: a figure that does not move with the machine's load.
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';

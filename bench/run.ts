@@ -17,6 +17,7 @@ import { cpuSeconds, machineBusySeconds, rssBytes, sampleCpu } from './procfs.ts
 import { computeRatios, computeTargets, formatTable, formatTargets, medianTargets } from './report.ts';
 import type { CeilingFigures, ScenarioFigures, ScenarioResult } from './report.ts';
 import { SCENARIOS } from './scenarios.ts';
+import { untilCount } from './warmup.ts';
 import type { Scenario, Target } from './scenarios.ts';
 
 /** Not an MQTT scenario: the embedded store's own BatchWrite ceiling, measured with a direct client. */
@@ -246,11 +247,8 @@ async function measureSaturation(
     gen.proc.send({ type: 'start' });
     const warmupStarted = performance.now();
     await sleepWithProgress(name, opts.warmupS, 'warm-up');
-    let warmupAcked = (await request(gen.proc, { type: 'acked' }, 'acked', 'load generator')).acked;
-    while (warmupAcked < opts.warmupReadings && performance.now() - warmupStarted < opts.warmupMaxS * 1000) {
-      await sleep(250);
-      warmupAcked = (await request(gen.proc, { type: 'acked' }, 'acked', 'load generator')).acked;
-    }
+    const acked = async (): Promise<number> => (await request(gen.proc, { type: 'acked' }, 'acked', 'load generator')).acked;
+    const warmupAcked = await untilCount(acked, opts.warmupReadings, warmupStarted + opts.warmupMaxS * 1000);
     const warmupS = (performance.now() - warmupStarted) / 1000;
     if (warmupS > opts.warmupS + 1) progress(name, `warmed up: ${warmupAcked} PUBACKs in ${warmupS.toFixed(1)} s`);
     assertAlive(target);

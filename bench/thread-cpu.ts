@@ -57,7 +57,7 @@ function schedstat(pid: number): Map<string, [number, number]> {
   return out;
 }
 
-/** The embedded store's process: the service's child running node (empty without --embedded). */
+/** The embedded store's process: the service's first child (with --embedded; undefined if it has none). */
 function storePid(pid: number): number | undefined {
   const children = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(' ').filter(Boolean).map(Number);
   return children[0];
