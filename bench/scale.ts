@@ -117,8 +117,8 @@ async function throughput(workers: number, nullPort: number): Promise<Throughput
     cpuUsPerReading: readings > 0 ? Math.round(((c1 - c0) / readings) * 1e6 * 10) / 10 : NaN,
     serviceCores: Math.round(((c1 - c0) / elapsedS) * 100) / 100,
     generatorCores: Math.round(result.cpuCores * 100) / 100,
-    p50Ms: result.p50Ms,
-    p99Ms: result.p99Ms,
+    p50Ms: Math.round(result.p50Ms * 10) / 10,
+    p99Ms: Math.round(result.p99Ms * 10) / 10,
   };
 }
 
@@ -168,7 +168,7 @@ async function main(): Promise<void> {
   const lines = [
     '',
     'scenario                      readings/s  CPU µs/reading  service cores  generator cores  p50 ms  p99 ms',
-    ...[w1, w2].map((r) => `${r.scenario.padEnd(30)}${String(r.readingsPerS).padStart(10)}${String(r.cpuUsPerReading).padStart(16)}${String(r.serviceCores).padStart(15)}${String(r.generatorCores).padStart(17)}${String(r.p50Ms).padStart(8)}${String(r.p99Ms).padStart(8)}`),
+    ...[w1, w2].map((r) => `${r.scenario.padEnd(30)}${String(r.readingsPerS).padStart(10)}${String(r.cpuUsPerReading).padStart(16)}${String(r.serviceCores).padStart(15)}${String(r.generatorCores).padStart(17)}${r.p50Ms.toFixed(1).padStart(8)}${r.p99Ms.toFixed(1).padStart(8)}`),
     `scaling --workers 2 / --workers 1: ${scaling}x`,
     '',
     'scenario                      connections  RSS KiB/connection  connect s',
