@@ -19,7 +19,10 @@ let items = 0;
 let requests = 0;
 
 function reply(res: ServerResponse, status: number, body: unknown): void {
-  const text = Buffer.from(JSON.stringify(body));
+  send(res, status, Buffer.from(JSON.stringify(body)));
+}
+
+function send(res: ServerResponse, status: number, text: Buffer): void {
   res.writeHead(status, {
     'content-type': 'application/x-amz-json-1.0',
     'content-length': text.length,
@@ -122,14 +125,7 @@ function batchWriteFast(res: ServerResponse, body: Buffer): boolean {
   requests++;
   items += writes;
   const consumed = body.indexOf(RETURN_TOTAL) >= 0 ? `,"ConsumedCapacity":[{"TableName":${table},"CapacityUnits":${writes}}]` : '';
-  const text = Buffer.from(`{"UnprocessedItems":{}${consumed}}`);
-  res.writeHead(200, {
-    'content-type': 'application/x-amz-json-1.0',
-    'content-length': text.length,
-    'x-amz-crc32': String(crc32(text) >>> 0),
-    'x-amzn-requestid': 'null-dynamo',
-  });
-  res.end(text);
+  send(res, 200, Buffer.from(`{"UnprocessedItems":{}${consumed}}`));
   return true;
 }
 
