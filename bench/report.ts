@@ -40,6 +40,8 @@ export interface ScenarioFigures {
   readonly rss_loaded_mb: number;
   /** Server CPU per accepted connection (CONNECT to CONNACK), ms. */
   readonly connect_cpu_ms: number;
+  /** Seconds the service took, after the RSS phase, to write the idle devices' presence (waited for). */
+  readonly presence_drain_s: number;
   /** Connections the server closed while measured (should be 0). */
   readonly disconnects: number;
   readonly eventloop_lag_p99_ms: number | null;

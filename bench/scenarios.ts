@@ -17,6 +17,8 @@ export interface Counters {
   readonly requests?: number;
   /** The service's own event-loop lag p99 (prom-client default metric), ms. */
   readonly eventLoopLagP99Ms?: number;
+  /** Devices whose connect or disconnect the service has not written to its registry yet. */
+  readonly presencePending?: number;
 }
 
 export interface Target {
@@ -120,6 +122,7 @@ async function startServe(name: string, args: readonly string[], backends: reado
         at: performance.now(),
         stored: metricSum(text, 'iot_ingest_readings_stored_total') ?? 0,
         requests: metricSum(text, 'iot_ingest_batch_size_readings_count') ?? 0,
+        presencePending: metricSum(text, 'iot_ingest_presence_pending_devices') ?? 0,
         ...(lag === undefined ? {} : { eventLoopLagP99Ms: lag * 1000 }),
       };
     },

@@ -9,17 +9,23 @@
 // the store's pace; the figures are still the service's threads only, and one line more says how
 // much of each second the store process's main thread (and all its threads) spent on a core and
 // how much runnable but waiting for one (/proc/<pid>/task/<tid>/schedstat).
+// --idle N: first connect N idle devices and disconnect them, as `npm run bench`'s RSS phase does
+// before each scenario's load, and wait until the service has written their presence (connect and
+// disconnect) to the registry; with --keep-backlog the load starts at once, and those writes run
+// during it (as the bench's saturation phase ran before the tenth round).
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { REPO_ROOT, stopAll } from './children.ts';
+import { REPO_ROOT, forkBench, stopAll } from './children.ts';
+import { request, waitForMessage } from './ipc.ts';
+import { untilNone } from './warmup.ts';
 import { benchStoreArgs, startServe } from './serve-process.ts';
 import { syscalls } from './procfs.ts';
 import { metricSum } from './scenarios.ts';
 
-const { values } = parseArgs({ options: { embedded: { type: 'boolean', default: false }, root: { type: 'string' }, seconds: { type: 'string', default: '8' }, 'node-args': { type: 'string', default: '' } } });
+const { values } = parseArgs({ options: { embedded: { type: 'boolean', default: false }, root: { type: 'string' }, seconds: { type: 'string', default: '8' }, idle: { type: 'string', default: '0' }, 'keep-backlog': { type: 'boolean', default: false }, 'node-args': { type: 'string', default: '' } } });
 const root = resolve(values.root ?? REPO_ROOT);
 const seconds = Number(values.seconds);
 const TICK_US = 10_000;
@@ -70,6 +76,19 @@ try {
   const { serve, ...ports } = await startServe(root, values['node-args'].split(' ').filter(Boolean), await benchStoreArgs(dataDir));
   const pid = serve.pid as number;
   const stored = async (): Promise<number> => metricSum(await (await fetch(`http://127.0.0.1:${ports.httpPort}/metrics`)).text(), 'iot_ingest_readings_stored_total') ?? 0;
+  const idle = Number(values.idle);
+  if (idle > 0) {
+    const devices = forkBench('load-idle', './load.ts', ['--port', String(ports.mqttPort), '--connections', String(idle), '--mode', 'idle', '--prefix', 'idle']);
+    await waitForMessage(devices.proc, 'connected', 60_000, 'idle connections');
+    await request(devices.proc, { type: 'stop' }, 'result', 'idle connections').catch(() => undefined);
+    await devices.stop();
+    if (!values['keep-backlog']) {
+      const t0 = performance.now();
+      await sleep(500); // the broker sees the disconnects
+      const left = await untilNone(async () => metricSum(await (await fetch(`http://127.0.0.1:${ports.httpPort}/metrics`)).text(), 'iot_ingest_presence_pending_devices') ?? 0, t0 + 60_000);
+      process.stderr.write(`presence of the ${idle} idle devices written in ${((performance.now() - t0) / 1000).toFixed(1)} s (${left} devices left)\n`);
+    }
+  }
   const load = spawn(process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'bench/load.ts'), '--port', String(ports.mqttPort), '--seconds', String(seconds + 2 * RAMP_MS / 1000)], { cwd: REPO_ROOT, stdio: ['ignore', 'ignore', 'inherit'] });
   const loadDone = new Promise((r) => load.once('exit', r));
   await sleep(RAMP_MS);

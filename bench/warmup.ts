@@ -15,3 +15,13 @@ export async function untilCount(count: () => number | Promise<number>, target: 
   }
   return n;
 }
+
+/** Polls `pending` until it is 0 or `performance.now()` passes `deadline`; returns the last value. */
+export async function untilNone(pending: () => number | Promise<number>, deadline: number): Promise<number> {
+  let n = await pending();
+  while (n > 0 && performance.now() < deadline) {
+    await sleep(POLL_MS);
+    n = await pending();
+  }
+  return n;
+}
