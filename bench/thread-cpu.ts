@@ -75,7 +75,8 @@ const dataDir = values.embedded ? mkdtempSync(join(tmpdir(), 'iot-ingest-thread-
 try {
   const { serve, ...ports } = await startServe(root, values['node-args'].split(' ').filter(Boolean), await benchStoreArgs(dataDir));
   const pid = serve.pid as number;
-  const stored = async (): Promise<number> => metricSum(await (await fetch(`http://127.0.0.1:${ports.httpPort}/metrics`)).text(), 'iot_ingest_readings_stored_total') ?? 0;
+  const metric = async (name: string): Promise<number> => metricSum(await (await fetch(`http://127.0.0.1:${ports.httpPort}/metrics`)).text(), name) ?? 0;
+  const stored = (): Promise<number> => metric('iot_ingest_readings_stored_total');
   const idle = Number(values.idle);
   if (idle > 0) {
     const devices = forkBench('load-idle', './load.ts', ['--port', String(ports.mqttPort), '--connections', String(idle), '--mode', 'idle', '--prefix', 'idle']);
@@ -85,7 +86,7 @@ try {
     if (!values['keep-backlog']) {
       const t0 = performance.now();
       await sleep(500); // the broker sees the disconnects
-      const left = await untilNone(async () => metricSum(await (await fetch(`http://127.0.0.1:${ports.httpPort}/metrics`)).text(), 'iot_ingest_presence_pending_devices') ?? 0, t0 + 60_000);
+      const left = await untilNone(() => metric('iot_ingest_presence_pending_devices'), t0 + 60_000);
       process.stderr.write(`presence of the ${idle} idle devices written in ${((performance.now() - t0) / 1000).toFixed(1)} s (${left} devices left)\n`);
     }
   }
