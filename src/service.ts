@@ -21,7 +21,7 @@ import { attachPresence } from './presence/broker-events.ts';
 import type { PresenceHooks } from './presence/broker-events.ts';
 import { deviceRoutes } from './presence/http.ts';
 import { createPresenceMetrics } from './presence/metrics.ts';
-import { PresenceTracker } from './presence/tracker.ts';
+import { PresenceTracker, WRITE_CONCURRENCY as PRESENCE_WRITE_CONCURRENCY } from './presence/tracker.ts';
 import { startBroker } from './broker/server.ts';
 import type { RunningBroker } from './broker/server.ts';
 import type { ListenerName } from './broker/limits/limit-metrics.ts';
@@ -51,7 +51,7 @@ import { ensureServiceTables } from './service-tables.ts';
 import type { TelemetryStore } from './storage/telemetry-store.ts';
 import { createThreadedTransport } from './storage/worker-store.ts';
 import { DynamoDbSink } from './storage/dynamodb/sink.ts';
-import { createHttpTransport } from './storage/dynamodb/http-transport.ts';
+import { createHttpTransport, lazySignedRequester } from './storage/dynamodb/http-transport.ts';
 import type { BatchTransport } from './storage/dynamodb/transport.ts';
 import { transportFromStore } from './storage/dynamodb/transport.ts';
 import type { ReadingSink } from './ingest/sink.ts';
@@ -134,8 +134,9 @@ export async function startService(config: ServeConfig, deps: ServiceDeps): Prom
     maxBufferedBytes: config.liveMaxBufferedBytes,
     metrics: createLiveMetrics(metrics.registry, (): { sse: number; mqtt: number } => ({ sse: live.count('sse'), mqtt: live.count('mqtt') })),
   });
+  const presenceRequester = lazySignedRequester({ ...connection, maxSockets: PRESENCE_WRITE_CONCURRENCY }, deps.env ?? {});
   const presence: PresenceTracker = new PresenceTracker({
-    doc: clients.doc,
+    requester: presenceRequester,
     tableName: config.devicesTableName,
     replica,
     flushMs: config.presenceFlushMs,
@@ -275,6 +276,7 @@ export async function startService(config: ServeConfig, deps: ServiceDeps): Prom
       await dispatcher?.settle();
       dispatcher?.close();
       await presence.close();
+      presenceRequester.close();
       live.close();
       await cluster?.close();
       await runningHttp.close();
@@ -300,6 +302,7 @@ export async function startService(config: ServeConfig, deps: ServiceDeps): Prom
     health?.stop();
     await broker?.close('shutdown');
     await presence.close().catch(() => undefined);
+    presenceRequester.close();
     live.close();
     await cluster?.close();
     await http?.close();

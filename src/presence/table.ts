@@ -1,8 +1,15 @@
 // The device registry table (deviceId S HASH), as far as presence is concerned. The identity work
 // owns the item (status, secret hash, ...); presence writes only its own attributes, with
 // UpdateItem, and never reads or returns the others except the ones listed in VIEW_ATTRIBUTES.
-import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+//
+// The UpdateItem goes out as one JSON body, its values marshalled by the SDK's own marshaller with the
+// document client's options (src/storage/client.ts), signed and posted by the write path's signed
+// transport (src/storage/dynamodb/http-transport.ts) instead of through the document client: on the
+// broker's thread, a connect storm of 1,000 devices is about 2,000 of these, and the client's
+// per-request middleware and schema serialisation cost as much as the readings stored meanwhile.
+import { marshall } from '@aws-sdk/util-dynamodb';
+import type { SignedRequester } from '../storage/dynamodb/http-transport.ts';
+import { StoreError } from '../storage/errors.ts';
 
 /** What presence writes on a device's registry item. */
 export interface PresenceAttributes {
@@ -36,17 +43,16 @@ export const VIEW_ATTRIBUTES = [
   'lastReading',
 ] as const;
 
+/** The options the service's document client marshals with (src/storage/client.ts). */
+const MARSHALL_OPTIONS = { removeUndefinedValues: true, convertClassInstanceToMap: false, allowImpreciseNumbers: true } as const;
+const UPDATE_ITEM = 'DynamoDB_20120810.UpdateItem';
+
 /**
- * Writes presence attributes. `connectAt` guards connection state across replicas: the write applies
- * only while no later connection (elsewhere) has been recorded. Returns false when superseded.
+ * The UpdateItem request that writes `attributes` (undefined ones left out) on the device's item, as
+ * JSON; undefined when there is nothing to write. `connectAt` guards connection state across
+ * replicas: the write applies only while no later connection (elsewhere) has been recorded.
  */
-export async function writePresence(
-  doc: DynamoDBDocumentClient,
-  tableName: string,
-  deviceId: string,
-  attributes: PresenceAttributes,
-  connectAt: number | undefined,
-): Promise<boolean> {
+export function presenceUpdateBody(tableName: string, deviceId: string, attributes: PresenceAttributes, connectAt: number | undefined): string | undefined {
   const names: Record<string, string> = {};
   const values: Record<string, unknown> = {};
   const sets: string[] = [];
@@ -56,27 +62,41 @@ export async function writePresence(
     values[`:${key}`] = value;
     sets.push(`#${key} = :${key}`);
   }
-  if (sets.length === 0) return true;
+  if (sets.length === 0) return undefined;
   let condition: string | undefined;
   if (connectAt !== undefined) {
     names['#lca'] = 'lastConnectAt';
     values[':guard'] = connectAt;
     condition = 'attribute_not_exists(#lca) OR #lca <= :guard';
   }
+  return JSON.stringify({
+    TableName: tableName,
+    Key: marshall({ deviceId }, MARSHALL_OPTIONS),
+    UpdateExpression: `SET ${sets.join(', ')}`,
+    ...(condition ? { ConditionExpression: condition } : {}),
+    ExpressionAttributeNames: names,
+    ExpressionAttributeValues: marshall(values, MARSHALL_OPTIONS),
+  });
+}
+
+/**
+ * Writes presence attributes (see presenceUpdateBody). Returns false when superseded by a later
+ * connection; any other refusal or failure rejects with the StoreError of its class.
+ */
+export async function writePresence(
+  requester: SignedRequester,
+  tableName: string,
+  deviceId: string,
+  attributes: PresenceAttributes,
+  connectAt: number | undefined,
+): Promise<boolean> {
+  const body = presenceUpdateBody(tableName, deviceId, attributes, connectAt);
+  if (body === undefined) return true;
   try {
-    await doc.send(
-      new UpdateCommand({
-        TableName: tableName,
-        Key: { deviceId },
-        UpdateExpression: `SET ${sets.join(', ')}`,
-        ...(condition ? { ConditionExpression: condition } : {}),
-        ExpressionAttributeNames: names,
-        ExpressionAttributeValues: values,
-      }),
-    );
+    await requester.request(UPDATE_ITEM, body);
     return true;
   } catch (err) {
-    if ((err as Error).name === 'ConditionalCheckFailedException') return false;
+    if (err instanceof StoreError && err.label === 'ConditionalCheckFailedException') return false;
     throw err;
   }
 }

@@ -5,10 +5,10 @@
 // are written at most once per `seenIntervalMs`. A device that reconnects five times within one
 // flush costs one write, a keepalive costs none. Writes run a few at a time; a failed one is retried
 // on the next flush.
-import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import pLimit from 'p-limit';
 import type { Logger } from 'pino';
 import type { Reading } from '../ingest/reading.ts';
+import type { SignedRequester } from '../storage/dynamodb/http-transport.ts';
 import { toItem } from '../storage/item.ts';
 import type { PresenceMetrics } from './metrics.ts';
 import { writePresence } from './table.ts';
@@ -16,7 +16,7 @@ import type { PresenceAttributes } from './table.ts';
 
 /** The latest reading is kept on the registry item only up to this size (JSON); larger ones as {ts, truncated}. */
 export const MAX_LAST_READING_BYTES = 4096;
-const WRITE_CONCURRENCY = 4;
+export const WRITE_CONCURRENCY = 4;
 
 interface Pending {
   attributes: PresenceAttributes;
@@ -29,7 +29,8 @@ interface Pending {
 }
 
 export interface PresenceOptions {
-  readonly doc: DynamoDBDocumentClient;
+  /** Signed requests to the registry's endpoint, at most WRITE_CONCURRENCY at once (closed by the tracker's owner). */
+  readonly requester: SignedRequester;
   readonly tableName: string;
   readonly replica: string;
   readonly flushMs: number;
@@ -144,7 +145,7 @@ export class PresenceTracker {
       p.latest = undefined;
     }
     try {
-      const applied = await writePresence(this.o.doc, this.o.tableName, deviceId, p.attributes, p.connectAt);
+      const applied = await writePresence(this.o.requester, this.o.tableName, deviceId, p.attributes, p.connectAt);
       this.o.metrics.writes.inc({ result: applied ? 'ok' : 'superseded' });
       this.lastWrittenAt.set(deviceId, now);
     } catch (err) {

@@ -11,8 +11,7 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { SignatureV4 } from '@smithy/signature-v4';
 import type { DynamoConnection } from '../client.ts';
 import { LOCAL_CREDENTIALS } from '../client.ts';
-import { toStoreError } from '../errors.ts';
-import type { StoreError } from '../errors.ts';
+import { StoreError, toStoreError } from '../errors.ts';
 import { Http1Pool } from './http1-client.ts';
 import type { BatchOutcome, BatchTransport } from './transport.ts';
 import { parseBatchWriteResponse } from './transport.ts';
@@ -74,22 +73,58 @@ export async function createRequestSigner(conn: DynamoConnection, env: NodeJS.Pr
   };
 }
 
-export async function createHttpTransport(conn: DynamoConnection, tableName: string, env: NodeJS.ProcessEnv = {}): Promise<BatchTransport> {
+/** Signed DynamoDB JSON requests on a keep-alive pool: the answer's body on 200, a translated StoreError otherwise. */
+export interface SignedRequester {
+  request(target: string, body: string): Promise<string>;
+  close(): void;
+}
+
+export async function createSignedRequester(conn: DynamoConnection, env: NodeJS.ProcessEnv = {}): Promise<SignedRequester> {
   const signer = await createRequestSigner(conn, env);
   const pool = new Http1Pool(signer.url, { maxSockets: conn.maxSockets ?? 64, timeoutMs: conn.requestTimeoutMs ?? 10_000 });
-  const sendBody = async (requestBody: string): Promise<BatchOutcome> => {
-    // UTF-8 once: the signer hashes these bytes and the socket writes them as they are (a string
-    // body would be encoded again by each, and measured once more for content-length).
-    const signed = await signer.sign(Buffer.from(requestBody, 'utf8'));
-    const { status, body } = await pool.request(requestHead(signed), signed.body);
-    if (status === 200) return parseBatchWriteResponse(body, tableName);
-    throw responseError(status, body);
+  return {
+    async request(target, requestBody) {
+      // UTF-8 once: the signer hashes these bytes and the socket writes them as they are (a string
+      // body would be encoded again by each, and measured once more for content-length).
+      const signed = await signer.sign(Buffer.from(requestBody, 'utf8'), target);
+      const { status, body } = await pool.request(requestHead(signed), signed.body);
+      if (status === 200) return body;
+      throw responseError(status, body);
+    },
+    close: () => pool.close(),
   };
+}
+
+/**
+ * A SignedRequester made on its first request (so that a service can hold one before its store is
+ * reachable); a failure to make it fails that request and the next request tries again.
+ */
+export function lazySignedRequester(conn: DynamoConnection, env: NodeJS.ProcessEnv = {}): SignedRequester {
+  let made: Promise<SignedRequester> | undefined;
+  let closed = false;
+  return {
+    async request(target, body) {
+      if (closed) throw new StoreError('network', 'NetworkError', 'the DynamoDB connection pool is closed');
+      made ??= createSignedRequester(conn, env).catch((err: unknown) => {
+        made = undefined;
+        throw toStoreError(err);
+      });
+      return (await made).request(target, body);
+    },
+    close() {
+      closed = true;
+      void made?.then((r) => r.close(), () => undefined);
+    },
+  };
+}
+
+export async function createHttpTransport(conn: DynamoConnection, tableName: string, env: NodeJS.ProcessEnv = {}): Promise<BatchTransport> {
+  const requester = await createSignedRequester(conn, env);
   return {
     tableName,
-    send: sendBody,
+    send: async (requestBody) => parseBatchWriteResponse(await requester.request(TARGET, requestBody), tableName),
     async close() {
-      pool.close();
+      requester.close();
     },
   };
 }
