@@ -1,43 +1,26 @@
 // The hand-built BatchWriteItem request is the SDK's request: signed by the SDK's own SigV4 signer
 // (re-signing it independently with @smithy/signature-v4 gives the same Authorization), with the
 // same target, content type, path and body as the DynamoDBClient sends for the same items.
-import { createServer } from 'node:http';
-import type { IncomingHttpHeaders, Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { BatchWriteItemCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { SignatureV4 } from '@smithy/signature-v4';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Reading } from '../src/ingest/reading.ts';
 import { LOCAL_CREDENTIALS } from '../src/storage/client.ts';
 import { createHttpTransport } from '../src/storage/dynamodb/http-transport.ts';
 import { batchWriteBody, encodeItem } from '../src/storage/dynamodb/wire.ts';
-
-interface Seen {
-  readonly method: string;
-  readonly url: string;
-  readonly headers: IncomingHttpHeaders;
-  readonly body: string;
-}
+import { resignedAuthorization, startCaptureServer } from './helpers/capture-server.ts';
+import type { CaptureServer, Seen } from './helpers/capture-server.ts';
 
 describe('signed BatchWriteItem request', () => {
-  let server: Server;
+  let server: CaptureServer;
   let endpoint: string;
-  const seen: Seen[] = [];
+  let seen: Seen[];
 
   beforeAll(async () => {
-    server = createServer((req, res) => {
-      const chunks: Buffer[] = [];
-      req.on('data', (c: Buffer) => chunks.push(c));
-      req.on('end', () => {
-        seen.push({ method: req.method ?? '', url: req.url ?? '', headers: req.headers, body: Buffer.concat(chunks).toString('utf8') });
-        res.writeHead(200, { 'content-type': 'application/x-amz-json-1.0' }).end('{"UnprocessedItems":{}}');
-      });
-    });
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    server = await startCaptureServer('{"UnprocessedItems":{}}');
+    ({ endpoint, seen } = server);
   });
   afterAll(async () => {
-    await new Promise((resolve) => server.close(resolve));
+    await server.close();
   });
 
   it('carries the signature the SDK signer computes, and the SDK client\'s target, path and body', async () => {
@@ -48,20 +31,7 @@ describe('signed BatchWriteItem request', () => {
     const mine = seen.shift() as Seen;
 
     // Re-sign the same request, independently, with the SDK's signer at the same instant.
-    const sha256 = new DynamoDBClient({ region: 'eu-west-1' }).config.sha256;
-    const signer = new SignatureV4({ service: 'dynamodb', region: 'eu-west-1', credentials: LOCAL_CREDENTIALS, sha256 });
-    const amzDate = String(mine.headers['x-amz-date']);
-    const signingDate = new Date(`${amzDate.slice(0, 4)}-${amzDate.slice(4, 6)}-${amzDate.slice(6, 8)}T${amzDate.slice(9, 11)}:${amzDate.slice(11, 13)}:${amzDate.slice(13, 15)}Z`);
-    const url = new URL(endpoint);
-    const resigned = await signer.sign(
-      {
-        method: 'POST', protocol: 'http:', hostname: url.hostname, port: Number(url.port), path: mine.url, query: {},
-        headers: { host: String(mine.headers.host), 'content-type': String(mine.headers['content-type']), 'x-amz-target': String(mine.headers['x-amz-target']), 'content-length': String(mine.headers['content-length']) },
-        body: mine.body,
-      },
-      { signingDate },
-    );
-    expect(mine.headers.authorization).toBe(resigned.headers.authorization);
+    expect(mine.headers.authorization).toBe(await resignedAuthorization(mine, endpoint, 'eu-west-1'));
     // The body goes out as the UTF-8 bytes that were signed (non-ASCII values included), whole.
     expect(Number(mine.headers['content-length'])).toBe(Buffer.byteLength(mine.body));
     expect(mine.body).toContain('température ✓ 温度');

@@ -3,26 +3,19 @@
 // body, re-signed independently by the SDK's signer to the same Authorization), and against a real
 // DynamoDB-API server (dynalite) it stores the same item, honours the connection guard (a write for
 // an older connection is superseded, not applied) and rejects other refusals with a classified error.
-import { createServer } from 'node:http';
-import type { IncomingHttpHeaders, Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { CreateTableCommand } from '@aws-sdk/client-dynamodb';
 import { GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import { SignatureV4 } from '@smithy/signature-v4';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { presenceUpdateBody, writePresence } from '../src/presence/table.ts';
+import { writePresence } from '../src/presence/table.ts';
 import type { PresenceAttributes } from '../src/presence/table.ts';
-import { createDynamoClients, LOCAL_CREDENTIALS } from '../src/storage/client.ts';
+import type { TelemetryItem } from '../src/storage/item.ts';
+import { createDynamoClients } from '../src/storage/client.ts';
 import { createSignedRequester, lazySignedRequester } from '../src/storage/dynamodb/http-transport.ts';
 import { StoreError } from '../src/storage/errors.ts';
 import { startDynalite } from './helpers/dynamo-servers.ts';
 import type { DynamoServer } from './helpers/dynamo-servers.ts';
-
-interface Seen {
-  readonly url: string;
-  readonly headers: IncomingHttpHeaders;
-  readonly body: string;
-}
+import { resignedAuthorization, startCaptureServer } from './helpers/capture-server.ts';
+import type { CaptureServer, Seen } from './helpers/capture-server.ts';
 
 const attributes = (n: number): PresenceAttributes => ({
   connected: true,
@@ -42,45 +35,38 @@ const attributes = (n: number): PresenceAttributes => ({
     on: false,
     none: null,
     list: [1, 'two', [true, null], {}],
-    nested: { a: { b: [] }, gone: undefined },
+    // An undefined member is left out, as the document client leaves it out (not a stored item's value: cast).
+    nested: { a: { b: [] }, gone: undefined } as unknown as TelemetryItem,
   },
 });
 
-/** The document client's request for the same write (what presence sent before). */
-function sdkUpdate(table: string, deviceId: string, a: PresenceAttributes, connectAt: number | undefined): UpdateCommand {
-  const body = JSON.parse(presenceUpdateBody(table, deviceId, a, connectAt) as string) as { UpdateExpression: string; ConditionExpression?: string; ExpressionAttributeNames: Record<string, string> };
-  const values: Record<string, unknown> = {};
-  for (const [key, value] of Object.entries(a)) if (value !== undefined) values[`:${key}`] = value;
-  if (connectAt !== undefined) values[':guard'] = connectAt;
+/**
+ * The document client's request for attributes(n) and a connection guard, as presence sent it before
+ * (the expressions written out here, not taken from the code under test).
+ */
+function sdkUpdate(table: string, deviceId: string, a: PresenceAttributes, connectAt: number): UpdateCommand {
+  const keys = ['connected', 'lastSeenAt', 'lastConnectAt', 'replica', 'sourceAddress', 'lastReadingAt', 'lastReading'] as const;
   return new UpdateCommand({
     TableName: table,
     Key: { deviceId },
-    UpdateExpression: body.UpdateExpression,
-    ...(body.ConditionExpression ? { ConditionExpression: body.ConditionExpression } : {}),
-    ExpressionAttributeNames: body.ExpressionAttributeNames,
-    ExpressionAttributeValues: values,
+    UpdateExpression: 'SET #connected = :connected, #lastSeenAt = :lastSeenAt, #lastConnectAt = :lastConnectAt, #replica = :replica, #sourceAddress = :sourceAddress, #lastReadingAt = :lastReadingAt, #lastReading = :lastReading',
+    ConditionExpression: 'attribute_not_exists(#lca) OR #lca <= :guard',
+    ExpressionAttributeNames: { ...Object.fromEntries(keys.map((k) => [`#${k}`, k])), '#lca': 'lastConnectAt' },
+    ExpressionAttributeValues: { ...Object.fromEntries(keys.map((k) => [`:${k}`, a[k]])), ':guard': connectAt },
   });
 }
 
 describe('presence UpdateItem request', () => {
-  let server: Server;
+  let server: CaptureServer;
   let endpoint: string;
-  const seen: Seen[] = [];
+  let seen: Seen[];
 
   beforeAll(async () => {
-    server = createServer((req, res) => {
-      const chunks: Buffer[] = [];
-      req.on('data', (c: Buffer) => chunks.push(c));
-      req.on('end', () => {
-        seen.push({ url: req.url ?? '', headers: req.headers, body: Buffer.concat(chunks).toString('utf8') });
-        res.writeHead(200, { 'content-type': 'application/x-amz-json-1.0' }).end('{}');
-      });
-    });
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    server = await startCaptureServer('{}');
+    ({ endpoint, seen } = server);
   });
   afterAll(async () => {
-    await new Promise((resolve) => server.close(resolve));
+    await server.close();
   });
 
   it('is the document client\'s request, signed as the SDK signs it', async () => {
@@ -99,19 +85,7 @@ describe('presence UpdateItem request', () => {
     expect(JSON.parse(mine.body)).toEqual(JSON.parse(theirs.body));
     expect(mine.body).toContain('"big":{"N":"10000000000000000"}');
 
-    const amzDate = String(mine.headers['x-amz-date']);
-    const signingDate = new Date(`${amzDate.slice(0, 4)}-${amzDate.slice(4, 6)}-${amzDate.slice(6, 8)}T${amzDate.slice(9, 11)}:${amzDate.slice(11, 13)}:${amzDate.slice(13, 15)}Z`);
-    const signer = new SignatureV4({ service: 'dynamodb', region: 'eu-west-1', credentials: LOCAL_CREDENTIALS, sha256: new DynamoDBClient({ region: 'eu-west-1' }).config.sha256 });
-    const url = new URL(endpoint);
-    const resigned = await signer.sign(
-      {
-        method: 'POST', protocol: 'http:', hostname: url.hostname, port: Number(url.port), path: mine.url, query: {},
-        headers: { host: String(mine.headers.host), 'content-type': String(mine.headers['content-type']), 'x-amz-target': String(mine.headers['x-amz-target']), 'content-length': String(mine.headers['content-length']) },
-        body: mine.body,
-      },
-      { signingDate },
-    );
-    expect(mine.headers.authorization).toBe(resigned.headers.authorization);
+    expect(mine.headers.authorization).toBe(await resignedAuthorization(mine, endpoint, 'eu-west-1'));
   });
 
   it('sends nothing when there is nothing to write', async () => {

@@ -9,6 +9,7 @@
 // per-request middleware and schema serialisation cost as much as the readings stored meanwhile.
 import { marshall } from '@aws-sdk/util-dynamodb';
 import type { SignedRequester } from '../storage/dynamodb/http-transport.ts';
+import type { TelemetryItem } from '../storage/item.ts';
 import { StoreError } from '../storage/errors.ts';
 
 /** What presence writes on a device's registry item. */
@@ -24,7 +25,7 @@ export interface PresenceAttributes {
   /** Epoch ms at which the latest reading was received. */
   lastReadingAt?: number;
   /** The latest stored reading (the telemetry item), or {ts, truncated} when large. */
-  lastReading?: Record<string, unknown>;
+  lastReading?: TelemetryItem | { ts: number; truncated: true };
 }
 
 /** Registry attributes the API shows; never secrets. */

@@ -1,4 +1,5 @@
-// Sends BatchWriteItem as one pre-built JSON string, signed and posted with the AWS SDK's own pieces:
+// Sends DynamoDB requests (the readings' BatchWriteItem, presence's UpdateItem) as pre-built JSON
+// strings, signed and posted with the AWS SDK's own pieces:
 // the DynamoDBClient's resolved configuration gives the signer (@smithy/signature-v4 with the
 // default credential provider chain, region and signing name exactly as the SDK would use them) and
 // the endpoint (resolved once through the SDK's endpoint rules); the request goes out on a pool of
@@ -30,7 +31,7 @@ export interface SignedRequest {
 }
 
 export interface RequestSigner {
-  /** The request for `body` (a BatchWriteItem JSON, UTF-8 encoded), signed. */
+  /** The request for `body` (the JSON of the `target` operation, BatchWriteItem by default, UTF-8 encoded), signed. */
   sign(body: Uint8Array, target?: string): Promise<SignedRequest>;
   readonly url: URL;
 }
@@ -86,10 +87,16 @@ export async function createSignedRequester(conn: DynamoConnection, env: NodeJS.
     async request(target, requestBody) {
       // UTF-8 once: the signer hashes these bytes and the socket writes them as they are (a string
       // body would be encoded again by each, and measured once more for content-length).
-      const signed = await signer.sign(Buffer.from(requestBody, 'utf8'), target);
-      const { status, body } = await pool.request(requestHead(signed), signed.body);
-      if (status === 200) return body;
-      throw responseError(status, body);
+      let answer: { readonly status: number; readonly body: string };
+      try {
+        const signed = await signer.sign(Buffer.from(requestBody, 'utf8'), target);
+        answer = await pool.request(requestHead(signed), signed.body);
+      } catch (err) {
+        // Credentials that do not resolve, a head refused, a socket's failure: classified once here.
+        throw toStoreError(err);
+      }
+      if (answer.status === 200) return answer.body;
+      throw responseError(answer.status, answer.body);
     },
     close: () => pool.close(),
   };
