@@ -8,6 +8,7 @@
 // broker's thread, a connect storm of 1,000 devices is about 2,000 of these, and the client's
 // per-request middleware and schema serialisation cost as much as the readings stored meanwhile.
 import { marshall } from '@aws-sdk/util-dynamodb';
+import { MARSHALL_OPTIONS } from '../storage/client.ts';
 import type { SignedRequester } from '../storage/dynamodb/http-transport.ts';
 import type { TelemetryItem } from '../storage/item.ts';
 import { StoreError } from '../storage/errors.ts';
@@ -44,8 +45,6 @@ export const VIEW_ATTRIBUTES = [
   'lastReading',
 ] as const;
 
-/** The options the service's document client marshals with (src/storage/client.ts). */
-const MARSHALL_OPTIONS = { removeUndefinedValues: true, convertClassInstanceToMap: false, allowImpreciseNumbers: true } as const;
 const UPDATE_ITEM = 'DynamoDB_20120810.UpdateItem';
 
 /**
@@ -53,7 +52,7 @@ const UPDATE_ITEM = 'DynamoDB_20120810.UpdateItem';
  * JSON; undefined when there is nothing to write. `connectAt` guards connection state across
  * replicas: the write applies only while no later connection (elsewhere) has been recorded.
  */
-export function presenceUpdateBody(tableName: string, deviceId: string, attributes: PresenceAttributes, connectAt: number | undefined): string | undefined {
+function presenceUpdateBody(tableName: string, deviceId: string, attributes: PresenceAttributes, connectAt: number | undefined): string | undefined {
   const names: Record<string, string> = {};
   const values: Record<string, unknown> = {};
   const sets: string[] = [];

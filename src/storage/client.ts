@@ -25,6 +25,15 @@ export interface DynamoClients {
 /** Credentials used against a local endpoint when none are configured: local servers accept any. */
 export const LOCAL_CREDENTIALS = { accessKeyId: 'local', secretAccessKey: 'local' } as const;
 
+/**
+ * How the service marshals values into DynamoDB's JSON: the document client's options, and those of
+ * presence's UpdateItem (src/presence/table.ts), which is marshalled without the client. Decoding
+ * refuses every number a double does not hold exactly, so the ones left (1e16 included) are written
+ * as their exact N string, as the write path's wire encoder writes them: presence's latest reading
+ * and dlq replay store what ingest stores (the SDK refuses > 2^53 by default).
+ */
+export const MARSHALL_OPTIONS = { removeUndefinedValues: true, convertClassInstanceToMap: false, allowImpreciseNumbers: true } as const;
+
 export function createDynamoClients(conn: DynamoConnection, env: NodeJS.ProcessEnv = {}): DynamoClients {
   const maxSockets = conn.maxSockets ?? 64;
   const requestHandler = new NodeHttpHandler({
@@ -45,10 +54,9 @@ export function createDynamoClients(conn: DynamoConnection, env: NodeJS.ProcessE
     maxAttempts: 1,
   });
   const doc = DynamoDBDocumentClient.from(client, {
-    // Decoding refuses every number a double does not hold exactly, so the ones left (1e16 included)
-    // are written as their exact N string, as the write path's wire encoder writes them: presence's
-    // latest reading and dlq replay store what ingest stores (the SDK refuses > 2^53 by default).
-    marshallOptions: { removeUndefinedValues: true, convertClassInstanceToMap: false, allowImpreciseNumbers: true },
+    // A copy: lib-dynamodb writes into the options it is given (convertTopLevelContainer), which
+    // would change how presence marshals its UpdateItem with the same constant.
+    marshallOptions: { ...MARSHALL_OPTIONS },
     // Every stored number is an exact double (decoding refuses the others), so N strings read back as
     // plain numbers, 1e16 included (the SDK's default would turn those into BigInt).
     unmarshallOptions: { wrapNumbers: (text: string) => Number(text) },
